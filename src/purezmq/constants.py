@@ -1,0 +1,960 @@
+"""ZeroMQ constants, mirroring pyzmq's ``zmq.constants`` name for name.
+
+Every enum class here has the same members, values and enum base type as its
+pyzmq counterpart, and every member is also exported as a flat module-level
+alias (``zmq.PUB``, ``zmq.EAGAIN``, ``zmq.EVENT_CONNECTED``, ``zmq.NOTIFY_CONNECT``, ...).
+Values are libzmq 4.3.5's (``zmq.h``); error numbers are the platform's ``errno``
+values, with libzmq's ``ZMQ_HAUSNUMERO``-based numbers for the 0MQ-specific codes.
+
+``SocketOption`` members carry an ``_opt_type`` (an ``_OptType``) that tells how the
+option value is encoded on the wire/API: C ``int``, ``int64``, ``bytes`` or file
+descriptor; ``OPTION_TYPES`` gives the same information as a plain
+``{option value: "int" | "int64" | "bytes" | "fd"}`` dict.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from enum import Enum, IntEnum, IntFlag
+
+# Base for libzmq's own error numbers (ZMQ_HAUSNUMERO in zmq.h).
+_HAUSNUMERO = 156384712
+
+
+class Errno(IntEnum):
+    """libzmq error codes."""
+
+    EAGAIN = errno.EAGAIN
+    EFAULT = errno.EFAULT
+    EINVAL = errno.EINVAL
+
+    if sys.platform.startswith("win"):
+        # libzmq on Windows uses the MSVC <errno.h> values, not Python's WSA* ones.
+        ENOTSUP = 129
+        EPROTONOSUPPORT = 135
+        ENOBUFS = 119
+        ENETDOWN = 116
+        EADDRINUSE = 100
+        EADDRNOTAVAIL = 101
+        ECONNREFUSED = 107
+        EINPROGRESS = 112
+        ENOTSOCK = 128
+        EMSGSIZE = 115
+        EAFNOSUPPORT = 102
+        ENETUNREACH = 118
+        ECONNABORTED = 106
+        ECONNRESET = 108
+        ENOTCONN = 126
+        ETIMEDOUT = 138
+        EHOSTUNREACH = 110
+        ENETRESET = 117
+    else:
+        # System errno where the platform defines it, else libzmq's fallback numbers.
+        ENOTSUP = getattr(errno, "ENOTSUP", _HAUSNUMERO + 1)
+        EPROTONOSUPPORT = getattr(errno, "EPROTONOSUPPORT", _HAUSNUMERO + 2)
+        ENOBUFS = getattr(errno, "ENOBUFS", _HAUSNUMERO + 3)
+        ENETDOWN = getattr(errno, "ENETDOWN", _HAUSNUMERO + 4)
+        EADDRINUSE = getattr(errno, "EADDRINUSE", _HAUSNUMERO + 5)
+        EADDRNOTAVAIL = getattr(errno, "EADDRNOTAVAIL", _HAUSNUMERO + 6)
+        ECONNREFUSED = getattr(errno, "ECONNREFUSED", _HAUSNUMERO + 7)
+        EINPROGRESS = getattr(errno, "EINPROGRESS", _HAUSNUMERO + 8)
+        ENOTSOCK = getattr(errno, "ENOTSOCK", _HAUSNUMERO + 9)
+        EMSGSIZE = getattr(errno, "EMSGSIZE", _HAUSNUMERO + 10)
+        EAFNOSUPPORT = getattr(errno, "EAFNOSUPPORT", _HAUSNUMERO + 11)
+        ENETUNREACH = getattr(errno, "ENETUNREACH", _HAUSNUMERO + 12)
+        ECONNABORTED = getattr(errno, "ECONNABORTED", _HAUSNUMERO + 13)
+        ECONNRESET = getattr(errno, "ECONNRESET", _HAUSNUMERO + 14)
+        ENOTCONN = getattr(errno, "ENOTCONN", _HAUSNUMERO + 15)
+        ETIMEDOUT = getattr(errno, "ETIMEDOUT", _HAUSNUMERO + 16)
+        EHOSTUNREACH = getattr(errno, "EHOSTUNREACH", _HAUSNUMERO + 17)
+        ENETRESET = getattr(errno, "ENETRESET", _HAUSNUMERO + 18)
+
+    # Native 0MQ error codes
+    EFSM = _HAUSNUMERO + 51
+    ENOCOMPATPROTO = _HAUSNUMERO + 52
+    ETERM = _HAUSNUMERO + 53
+    EMTHREAD = _HAUSNUMERO + 54
+
+
+class ContextOption(IntEnum):
+    """Options for Context.get/set."""
+
+    IO_THREADS = 1
+    MAX_SOCKETS = 2
+    SOCKET_LIMIT = 3
+    THREAD_PRIORITY = 3
+    THREAD_SCHED_POLICY = 4
+    MAX_MSGSZ = 5
+    MSG_T_SIZE = 6
+    THREAD_AFFINITY_CPU_ADD = 7
+    THREAD_AFFINITY_CPU_REMOVE = 8
+    THREAD_NAME_PREFIX = 9
+
+
+class SocketType(IntEnum):
+    """ZeroMQ socket types."""
+
+    PAIR = 0
+    PUB = 1
+    SUB = 2
+    REQ = 3
+    REP = 4
+    DEALER = 5
+    ROUTER = 6
+    PULL = 7
+    PUSH = 8
+    XPUB = 9
+    XSUB = 10
+    STREAM = 11
+
+    # deprecated aliases
+    XREQ = DEALER
+    XREP = ROUTER
+
+    # DRAFT socket types
+    SERVER = 12
+    CLIENT = 13
+    RADIO = 14
+    DISH = 15
+    GATHER = 16
+    SCATTER = 17
+    DGRAM = 18
+    PEER = 19
+    CHANNEL = 20
+
+
+class _OptType(Enum):
+    """How a socket option's value is represented."""
+
+    int = "int"
+    int64 = "int64"
+    bytes = "bytes"
+    fd = "fd"
+
+
+class SocketOption(IntEnum):
+    """Options for Socket.get/set.
+
+    Each member has an ``_opt_type`` attribute (default ``_OptType.int``).
+    """
+
+    _opt_type: _OptType
+
+    def __new__(cls, value: int, opt_type: _OptType = _OptType.int) -> SocketOption:
+        obj = int.__new__(cls, value)
+        obj._value_ = value
+        obj._opt_type = opt_type
+        return obj
+
+    HWM = 1
+    AFFINITY = 4, _OptType.int64
+    ROUTING_ID = 5, _OptType.bytes
+    SUBSCRIBE = 6, _OptType.bytes
+    UNSUBSCRIBE = 7, _OptType.bytes
+    RATE = 8
+    RECOVERY_IVL = 9
+    SNDBUF = 11
+    RCVBUF = 12
+    RCVMORE = 13
+    FD = 14, _OptType.fd
+    EVENTS = 15
+    TYPE = 16
+    LINGER = 17
+    RECONNECT_IVL = 18
+    BACKLOG = 19
+    RECONNECT_IVL_MAX = 21
+    MAXMSGSIZE = 22, _OptType.int64
+    SNDHWM = 23
+    RCVHWM = 24
+    MULTICAST_HOPS = 25
+    RCVTIMEO = 27
+    SNDTIMEO = 28
+    LAST_ENDPOINT = 32, _OptType.bytes
+    ROUTER_MANDATORY = 33
+    TCP_KEEPALIVE = 34
+    TCP_KEEPALIVE_CNT = 35
+    TCP_KEEPALIVE_IDLE = 36
+    TCP_KEEPALIVE_INTVL = 37
+    IMMEDIATE = 39
+    XPUB_VERBOSE = 40
+    ROUTER_RAW = 41
+    IPV6 = 42
+    MECHANISM = 43
+    PLAIN_SERVER = 44
+    PLAIN_USERNAME = 45, _OptType.bytes
+    PLAIN_PASSWORD = 46, _OptType.bytes
+    CURVE_SERVER = 47
+    CURVE_PUBLICKEY = 48, _OptType.bytes
+    CURVE_SECRETKEY = 49, _OptType.bytes
+    CURVE_SERVERKEY = 50, _OptType.bytes
+    PROBE_ROUTER = 51
+    REQ_CORRELATE = 52
+    REQ_RELAXED = 53
+    CONFLATE = 54
+    ZAP_DOMAIN = 55, _OptType.bytes
+    ROUTER_HANDOVER = 56
+    TOS = 57
+    CONNECT_ROUTING_ID = 61, _OptType.bytes
+    GSSAPI_SERVER = 62
+    GSSAPI_PRINCIPAL = 63, _OptType.bytes
+    GSSAPI_SERVICE_PRINCIPAL = 64, _OptType.bytes
+    GSSAPI_PLAINTEXT = 65
+    HANDSHAKE_IVL = 66
+    SOCKS_PROXY = 68, _OptType.bytes
+    XPUB_NODROP = 69
+    BLOCKY = 70
+    XPUB_MANUAL = 71
+    XPUB_WELCOME_MSG = 72, _OptType.bytes
+    STREAM_NOTIFY = 73
+    INVERT_MATCHING = 74
+    HEARTBEAT_IVL = 75
+    HEARTBEAT_TTL = 76
+    HEARTBEAT_TIMEOUT = 77
+    XPUB_VERBOSER = 78
+    CONNECT_TIMEOUT = 79
+    TCP_MAXRT = 80
+    THREAD_SAFE = 81
+    MULTICAST_MAXTPDU = 84
+    VMCI_BUFFER_SIZE = 85, _OptType.int64
+    VMCI_BUFFER_MIN_SIZE = 86, _OptType.int64
+    VMCI_BUFFER_MAX_SIZE = 87, _OptType.int64
+    VMCI_CONNECT_TIMEOUT = 88
+    USE_FD = 89
+    GSSAPI_PRINCIPAL_NAMETYPE = 90
+    GSSAPI_SERVICE_PRINCIPAL_NAMETYPE = 91
+    BINDTODEVICE = 92, _OptType.bytes
+
+    # Deprecated options and aliases.  Aliases must reuse the aliased member's
+    # definition (not a bare number) so that they keep its _opt_type.
+    IDENTITY = ROUTING_ID
+    CONNECT_RID = CONNECT_ROUTING_ID
+    TCP_ACCEPT_FILTER = 38, _OptType.bytes
+    IPC_FILTER_PID = 58
+    IPC_FILTER_UID = 59
+    IPC_FILTER_GID = 60
+    IPV4ONLY = 31
+    DELAY_ATTACH_ON_CONNECT = IMMEDIATE
+    FAIL_UNROUTABLE = ROUTER_MANDATORY
+    ROUTER_BEHAVIOR = ROUTER_MANDATORY
+
+    # DRAFT socket options
+    ZAP_ENFORCE_DOMAIN = 93
+    LOOPBACK_FASTPATH = 94
+    METADATA = 95, _OptType.bytes
+    MULTICAST_LOOP = 96
+    ROUTER_NOTIFY = 97
+    XPUB_MANUAL_LAST_VALUE = 98
+    SOCKS_USERNAME = 99, _OptType.bytes
+    SOCKS_PASSWORD = 100, _OptType.bytes
+    IN_BATCH_SIZE = 101
+    OUT_BATCH_SIZE = 102
+    WSS_KEY_PEM = 103, _OptType.bytes
+    WSS_CERT_PEM = 104, _OptType.bytes
+    WSS_TRUST_PEM = 105, _OptType.bytes
+    WSS_HOSTNAME = 106, _OptType.bytes
+    WSS_TRUST_SYSTEM = 107
+    ONLY_FIRST_SUBSCRIBE = 108
+    RECONNECT_STOP = 109
+    HELLO_MSG = 110, _OptType.bytes
+    DISCONNECT_MSG = 111, _OptType.bytes
+    PRIORITY = 112
+    # added in libzmq 4.3.5
+    BUSY_POLL = 113
+    HICCUP_MSG = 114, _OptType.bytes
+    XSUB_VERBOSE_UNSUBSCRIBE = 115
+    TOPICS_COUNT = 116
+    NORM_MODE = 117
+    NORM_UNICAST_NACK = 118
+    NORM_BUFFER_SIZE = 119
+    NORM_SEGMENT_SIZE = 120
+    NORM_BLOCK_SIZE = 121
+    NORM_NUM_PARITY = 122
+    NORM_NUM_AUTOPARITY = 123
+    NORM_PUSH = 124
+
+
+#: Socket option value -> how its value is represented: "int", "int64", "bytes" or "fd".
+OPTION_TYPES: dict[int, str] = {opt.value: opt._opt_type.value for opt in SocketOption}
+
+
+class MessageOption(IntEnum):
+    """Options on zmq.Frame objects."""
+
+    MORE = 1
+    SHARED = 3
+    # deprecated message options
+    SRCFD = 2
+
+
+class Flag(IntFlag):
+    """Send/recv flags."""
+
+    DONTWAIT = 1
+    SNDMORE = 2
+    NOBLOCK = DONTWAIT
+
+
+class RouterNotify(IntEnum):
+    """Values for the ROUTER_NOTIFY socket option (flat names: ``NOTIFY_*``)."""
+
+    @staticmethod
+    def _global_name(name: str) -> str:
+        return f"NOTIFY_{name}"
+
+    CONNECT = 1
+    DISCONNECT = 2
+
+
+class NormMode(IntEnum):
+    """Values for the NORM_MODE socket option (flat names: ``NORM_*``)."""
+
+    @staticmethod
+    def _global_name(name: str) -> str:
+        return f"NORM_{name}"
+
+    FIXED = 0
+    CC = 1
+    CCL = 2
+    CCE = 3
+    CCE_ECNONLY = 4
+
+
+class SecurityMechanism(IntEnum):
+    """Security mechanisms (as returned by ``socket.get(zmq.MECHANISM)``)."""
+
+    NULL = 0
+    PLAIN = 1
+    CURVE = 2
+    GSSAPI = 3
+
+
+class ReconnectStop(IntEnum):
+    """Bits for the RECONNECT_STOP socket option (flat names: ``RECONNECT_STOP_*``)."""
+
+    @staticmethod
+    def _global_name(name: str) -> str:
+        return f"RECONNECT_STOP_{name}"
+
+    CONN_REFUSED = 0x1
+    HANDSHAKE_FAILED = 0x2
+    AFTER_DISCONNECT = 0x4
+
+
+class Event(IntFlag):
+    """Socket monitor events (flat names: ``EVENT_*``, ``PROTOCOL_ERROR_*`` unchanged)."""
+
+    @staticmethod
+    def _global_name(name: str) -> str:
+        if name.startswith("PROTOCOL_ERROR_"):
+            return name
+        return "EVENT_" + name
+
+    # Protocol error codes (value of EVENT_HANDSHAKE_FAILED_PROTOCOL events).
+    # Defined before the event bits so that they do not become their aliases.
+    PROTOCOL_ERROR_WS_UNSPECIFIED = 0x30000000
+    PROTOCOL_ERROR_ZMTP_UNSPECIFIED = 0x10000000
+    PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND = 0x10000001
+    PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE = 0x10000002
+    PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE = 0x10000003
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED = 0x10000011
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE = 0x10000012
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO = 0x10000013
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE = 0x10000014
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR = 0x10000015
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY = 0x10000016
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME = 0x10000017
+    PROTOCOL_ERROR_ZMTP_INVALID_METADATA = 0x10000018
+    PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC = 0x11000001
+    PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH = 0x11000002
+    PROTOCOL_ERROR_ZAP_UNSPECIFIED = 0x20000000
+    PROTOCOL_ERROR_ZAP_MALFORMED_REPLY = 0x20000001
+    PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID = 0x20000002
+    PROTOCOL_ERROR_ZAP_BAD_VERSION = 0x20000003
+    PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE = 0x20000004
+    PROTOCOL_ERROR_ZAP_INVALID_METADATA = 0x20000005
+
+    CONNECTED = 0x0001
+    CONNECT_DELAYED = 0x0002
+    CONNECT_RETRIED = 0x0004
+    LISTENING = 0x0008
+    BIND_FAILED = 0x0010
+    ACCEPTED = 0x0020
+    ACCEPT_FAILED = 0x0040
+    CLOSED = 0x0080
+    CLOSE_FAILED = 0x0100
+    DISCONNECTED = 0x0200
+    MONITOR_STOPPED = 0x0400
+    HANDSHAKE_FAILED_NO_DETAIL = 0x0800
+    HANDSHAKE_SUCCEEDED = 0x1000
+    HANDSHAKE_FAILED_PROTOCOL = 0x2000
+    HANDSHAKE_FAILED_AUTH = 0x4000
+
+    ALL_V1 = 0xFFFF
+    ALL = ALL_V1
+
+    # DRAFT monitor events
+    PIPES_STATS = 0x10000
+    ALL_V2 = ALL_V1 | PIPES_STATS
+
+
+class PollEvent(IntFlag):
+    """Which events to poll for in poll methods."""
+
+    POLLIN = 1
+    POLLOUT = 2
+    POLLERR = 4
+    POLLPRI = 8
+
+
+class DeviceType(IntEnum):
+    """Device types for zmq.device."""
+
+    STREAMER = 1
+    FORWARDER = 2
+    QUEUE = 3
+
+
+# ---------------------------------------------------------------------------
+# Flat module-level aliases (``zmq.PUB``, ``zmq.EAGAIN``, ...), one per enum member,
+# named by the class's ``_global_name`` where it has one.
+# ---------------------------------------------------------------------------
+
+# SocketType
+PAIR = SocketType.PAIR
+PUB = SocketType.PUB
+SUB = SocketType.SUB
+REQ = SocketType.REQ
+REP = SocketType.REP
+DEALER = SocketType.DEALER
+ROUTER = SocketType.ROUTER
+PULL = SocketType.PULL
+PUSH = SocketType.PUSH
+XPUB = SocketType.XPUB
+XSUB = SocketType.XSUB
+STREAM = SocketType.STREAM
+XREQ = SocketType.XREQ
+XREP = SocketType.XREP
+SERVER = SocketType.SERVER
+CLIENT = SocketType.CLIENT
+RADIO = SocketType.RADIO
+DISH = SocketType.DISH
+GATHER = SocketType.GATHER
+SCATTER = SocketType.SCATTER
+DGRAM = SocketType.DGRAM
+PEER = SocketType.PEER
+CHANNEL = SocketType.CHANNEL
+
+# SocketOption
+HWM = SocketOption.HWM
+AFFINITY = SocketOption.AFFINITY
+ROUTING_ID = SocketOption.ROUTING_ID
+SUBSCRIBE = SocketOption.SUBSCRIBE
+UNSUBSCRIBE = SocketOption.UNSUBSCRIBE
+RATE = SocketOption.RATE
+RECOVERY_IVL = SocketOption.RECOVERY_IVL
+SNDBUF = SocketOption.SNDBUF
+RCVBUF = SocketOption.RCVBUF
+RCVMORE = SocketOption.RCVMORE
+FD = SocketOption.FD
+EVENTS = SocketOption.EVENTS
+TYPE = SocketOption.TYPE
+LINGER = SocketOption.LINGER
+RECONNECT_IVL = SocketOption.RECONNECT_IVL
+BACKLOG = SocketOption.BACKLOG
+RECONNECT_IVL_MAX = SocketOption.RECONNECT_IVL_MAX
+MAXMSGSIZE = SocketOption.MAXMSGSIZE
+SNDHWM = SocketOption.SNDHWM
+RCVHWM = SocketOption.RCVHWM
+MULTICAST_HOPS = SocketOption.MULTICAST_HOPS
+RCVTIMEO = SocketOption.RCVTIMEO
+SNDTIMEO = SocketOption.SNDTIMEO
+LAST_ENDPOINT = SocketOption.LAST_ENDPOINT
+ROUTER_MANDATORY = SocketOption.ROUTER_MANDATORY
+TCP_KEEPALIVE = SocketOption.TCP_KEEPALIVE
+TCP_KEEPALIVE_CNT = SocketOption.TCP_KEEPALIVE_CNT
+TCP_KEEPALIVE_IDLE = SocketOption.TCP_KEEPALIVE_IDLE
+TCP_KEEPALIVE_INTVL = SocketOption.TCP_KEEPALIVE_INTVL
+IMMEDIATE = SocketOption.IMMEDIATE
+XPUB_VERBOSE = SocketOption.XPUB_VERBOSE
+ROUTER_RAW = SocketOption.ROUTER_RAW
+IPV6 = SocketOption.IPV6
+MECHANISM = SocketOption.MECHANISM
+PLAIN_SERVER = SocketOption.PLAIN_SERVER
+PLAIN_USERNAME = SocketOption.PLAIN_USERNAME
+PLAIN_PASSWORD = SocketOption.PLAIN_PASSWORD
+CURVE_SERVER = SocketOption.CURVE_SERVER
+CURVE_PUBLICKEY = SocketOption.CURVE_PUBLICKEY
+CURVE_SECRETKEY = SocketOption.CURVE_SECRETKEY
+CURVE_SERVERKEY = SocketOption.CURVE_SERVERKEY
+PROBE_ROUTER = SocketOption.PROBE_ROUTER
+REQ_CORRELATE = SocketOption.REQ_CORRELATE
+REQ_RELAXED = SocketOption.REQ_RELAXED
+CONFLATE = SocketOption.CONFLATE
+ZAP_DOMAIN = SocketOption.ZAP_DOMAIN
+ROUTER_HANDOVER = SocketOption.ROUTER_HANDOVER
+TOS = SocketOption.TOS
+CONNECT_ROUTING_ID = SocketOption.CONNECT_ROUTING_ID
+GSSAPI_SERVER = SocketOption.GSSAPI_SERVER
+GSSAPI_PRINCIPAL = SocketOption.GSSAPI_PRINCIPAL
+GSSAPI_SERVICE_PRINCIPAL = SocketOption.GSSAPI_SERVICE_PRINCIPAL
+GSSAPI_PLAINTEXT = SocketOption.GSSAPI_PLAINTEXT
+HANDSHAKE_IVL = SocketOption.HANDSHAKE_IVL
+SOCKS_PROXY = SocketOption.SOCKS_PROXY
+XPUB_NODROP = SocketOption.XPUB_NODROP
+BLOCKY = SocketOption.BLOCKY
+XPUB_MANUAL = SocketOption.XPUB_MANUAL
+XPUB_WELCOME_MSG = SocketOption.XPUB_WELCOME_MSG
+STREAM_NOTIFY = SocketOption.STREAM_NOTIFY
+INVERT_MATCHING = SocketOption.INVERT_MATCHING
+HEARTBEAT_IVL = SocketOption.HEARTBEAT_IVL
+HEARTBEAT_TTL = SocketOption.HEARTBEAT_TTL
+HEARTBEAT_TIMEOUT = SocketOption.HEARTBEAT_TIMEOUT
+XPUB_VERBOSER = SocketOption.XPUB_VERBOSER
+CONNECT_TIMEOUT = SocketOption.CONNECT_TIMEOUT
+TCP_MAXRT = SocketOption.TCP_MAXRT
+THREAD_SAFE = SocketOption.THREAD_SAFE
+MULTICAST_MAXTPDU = SocketOption.MULTICAST_MAXTPDU
+VMCI_BUFFER_SIZE = SocketOption.VMCI_BUFFER_SIZE
+VMCI_BUFFER_MIN_SIZE = SocketOption.VMCI_BUFFER_MIN_SIZE
+VMCI_BUFFER_MAX_SIZE = SocketOption.VMCI_BUFFER_MAX_SIZE
+VMCI_CONNECT_TIMEOUT = SocketOption.VMCI_CONNECT_TIMEOUT
+USE_FD = SocketOption.USE_FD
+GSSAPI_PRINCIPAL_NAMETYPE = SocketOption.GSSAPI_PRINCIPAL_NAMETYPE
+GSSAPI_SERVICE_PRINCIPAL_NAMETYPE = SocketOption.GSSAPI_SERVICE_PRINCIPAL_NAMETYPE
+BINDTODEVICE = SocketOption.BINDTODEVICE
+IDENTITY = SocketOption.IDENTITY
+CONNECT_RID = SocketOption.CONNECT_RID
+TCP_ACCEPT_FILTER = SocketOption.TCP_ACCEPT_FILTER
+IPC_FILTER_PID = SocketOption.IPC_FILTER_PID
+IPC_FILTER_UID = SocketOption.IPC_FILTER_UID
+IPC_FILTER_GID = SocketOption.IPC_FILTER_GID
+IPV4ONLY = SocketOption.IPV4ONLY
+DELAY_ATTACH_ON_CONNECT = SocketOption.DELAY_ATTACH_ON_CONNECT
+FAIL_UNROUTABLE = SocketOption.FAIL_UNROUTABLE
+ROUTER_BEHAVIOR = SocketOption.ROUTER_BEHAVIOR
+ZAP_ENFORCE_DOMAIN = SocketOption.ZAP_ENFORCE_DOMAIN
+LOOPBACK_FASTPATH = SocketOption.LOOPBACK_FASTPATH
+METADATA = SocketOption.METADATA
+MULTICAST_LOOP = SocketOption.MULTICAST_LOOP
+ROUTER_NOTIFY = SocketOption.ROUTER_NOTIFY
+XPUB_MANUAL_LAST_VALUE = SocketOption.XPUB_MANUAL_LAST_VALUE
+SOCKS_USERNAME = SocketOption.SOCKS_USERNAME
+SOCKS_PASSWORD = SocketOption.SOCKS_PASSWORD
+IN_BATCH_SIZE = SocketOption.IN_BATCH_SIZE
+OUT_BATCH_SIZE = SocketOption.OUT_BATCH_SIZE
+WSS_KEY_PEM = SocketOption.WSS_KEY_PEM
+WSS_CERT_PEM = SocketOption.WSS_CERT_PEM
+WSS_TRUST_PEM = SocketOption.WSS_TRUST_PEM
+WSS_HOSTNAME = SocketOption.WSS_HOSTNAME
+WSS_TRUST_SYSTEM = SocketOption.WSS_TRUST_SYSTEM
+ONLY_FIRST_SUBSCRIBE = SocketOption.ONLY_FIRST_SUBSCRIBE
+RECONNECT_STOP = SocketOption.RECONNECT_STOP
+HELLO_MSG = SocketOption.HELLO_MSG
+DISCONNECT_MSG = SocketOption.DISCONNECT_MSG
+PRIORITY = SocketOption.PRIORITY
+BUSY_POLL = SocketOption.BUSY_POLL
+HICCUP_MSG = SocketOption.HICCUP_MSG
+XSUB_VERBOSE_UNSUBSCRIBE = SocketOption.XSUB_VERBOSE_UNSUBSCRIBE
+TOPICS_COUNT = SocketOption.TOPICS_COUNT
+NORM_MODE = SocketOption.NORM_MODE
+NORM_UNICAST_NACK = SocketOption.NORM_UNICAST_NACK
+NORM_BUFFER_SIZE = SocketOption.NORM_BUFFER_SIZE
+NORM_SEGMENT_SIZE = SocketOption.NORM_SEGMENT_SIZE
+NORM_BLOCK_SIZE = SocketOption.NORM_BLOCK_SIZE
+NORM_NUM_PARITY = SocketOption.NORM_NUM_PARITY
+NORM_NUM_AUTOPARITY = SocketOption.NORM_NUM_AUTOPARITY
+NORM_PUSH = SocketOption.NORM_PUSH
+
+# ContextOption
+IO_THREADS = ContextOption.IO_THREADS
+MAX_SOCKETS = ContextOption.MAX_SOCKETS
+SOCKET_LIMIT = ContextOption.SOCKET_LIMIT
+THREAD_PRIORITY = ContextOption.THREAD_PRIORITY
+THREAD_SCHED_POLICY = ContextOption.THREAD_SCHED_POLICY
+MAX_MSGSZ = ContextOption.MAX_MSGSZ
+MSG_T_SIZE = ContextOption.MSG_T_SIZE
+THREAD_AFFINITY_CPU_ADD = ContextOption.THREAD_AFFINITY_CPU_ADD
+THREAD_AFFINITY_CPU_REMOVE = ContextOption.THREAD_AFFINITY_CPU_REMOVE
+THREAD_NAME_PREFIX = ContextOption.THREAD_NAME_PREFIX
+
+# MessageOption
+MORE = MessageOption.MORE
+SHARED = MessageOption.SHARED
+SRCFD = MessageOption.SRCFD
+
+# Flag
+DONTWAIT = Flag.DONTWAIT
+SNDMORE = Flag.SNDMORE
+NOBLOCK = Flag.NOBLOCK
+
+# PollEvent
+POLLIN = PollEvent.POLLIN
+POLLOUT = PollEvent.POLLOUT
+POLLERR = PollEvent.POLLERR
+POLLPRI = PollEvent.POLLPRI
+
+# Errno
+EAGAIN = Errno.EAGAIN
+EFAULT = Errno.EFAULT
+EINVAL = Errno.EINVAL
+ENOTSUP = Errno.ENOTSUP
+EPROTONOSUPPORT = Errno.EPROTONOSUPPORT
+ENOBUFS = Errno.ENOBUFS
+ENETDOWN = Errno.ENETDOWN
+EADDRINUSE = Errno.EADDRINUSE
+EADDRNOTAVAIL = Errno.EADDRNOTAVAIL
+ECONNREFUSED = Errno.ECONNREFUSED
+EINPROGRESS = Errno.EINPROGRESS
+ENOTSOCK = Errno.ENOTSOCK
+EMSGSIZE = Errno.EMSGSIZE
+EAFNOSUPPORT = Errno.EAFNOSUPPORT
+ENETUNREACH = Errno.ENETUNREACH
+ECONNABORTED = Errno.ECONNABORTED
+ECONNRESET = Errno.ECONNRESET
+ENOTCONN = Errno.ENOTCONN
+ETIMEDOUT = Errno.ETIMEDOUT
+EHOSTUNREACH = Errno.EHOSTUNREACH
+ENETRESET = Errno.ENETRESET
+EFSM = Errno.EFSM
+ENOCOMPATPROTO = Errno.ENOCOMPATPROTO
+ETERM = Errno.ETERM
+EMTHREAD = Errno.EMTHREAD
+
+# Event
+PROTOCOL_ERROR_WS_UNSPECIFIED = Event.PROTOCOL_ERROR_WS_UNSPECIFIED
+PROTOCOL_ERROR_ZMTP_UNSPECIFIED = Event.PROTOCOL_ERROR_ZMTP_UNSPECIFIED
+PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND = Event.PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND
+PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE = Event.PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE
+PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE = Event.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED = (
+    Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED
+)
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE = Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO = Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE = (
+    Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE
+)
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR = Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY = Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY
+PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME = Event.PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME
+PROTOCOL_ERROR_ZMTP_INVALID_METADATA = Event.PROTOCOL_ERROR_ZMTP_INVALID_METADATA
+PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC = Event.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH = Event.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+PROTOCOL_ERROR_ZAP_UNSPECIFIED = Event.PROTOCOL_ERROR_ZAP_UNSPECIFIED
+PROTOCOL_ERROR_ZAP_MALFORMED_REPLY = Event.PROTOCOL_ERROR_ZAP_MALFORMED_REPLY
+PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID = Event.PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID
+PROTOCOL_ERROR_ZAP_BAD_VERSION = Event.PROTOCOL_ERROR_ZAP_BAD_VERSION
+PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE = Event.PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE
+PROTOCOL_ERROR_ZAP_INVALID_METADATA = Event.PROTOCOL_ERROR_ZAP_INVALID_METADATA
+EVENT_CONNECTED = Event.CONNECTED
+EVENT_CONNECT_DELAYED = Event.CONNECT_DELAYED
+EVENT_CONNECT_RETRIED = Event.CONNECT_RETRIED
+EVENT_LISTENING = Event.LISTENING
+EVENT_BIND_FAILED = Event.BIND_FAILED
+EVENT_ACCEPTED = Event.ACCEPTED
+EVENT_ACCEPT_FAILED = Event.ACCEPT_FAILED
+EVENT_CLOSED = Event.CLOSED
+EVENT_CLOSE_FAILED = Event.CLOSE_FAILED
+EVENT_DISCONNECTED = Event.DISCONNECTED
+EVENT_MONITOR_STOPPED = Event.MONITOR_STOPPED
+EVENT_HANDSHAKE_FAILED_NO_DETAIL = Event.HANDSHAKE_FAILED_NO_DETAIL
+EVENT_HANDSHAKE_SUCCEEDED = Event.HANDSHAKE_SUCCEEDED
+EVENT_HANDSHAKE_FAILED_PROTOCOL = Event.HANDSHAKE_FAILED_PROTOCOL
+EVENT_HANDSHAKE_FAILED_AUTH = Event.HANDSHAKE_FAILED_AUTH
+EVENT_ALL_V1 = Event.ALL_V1
+EVENT_ALL = Event.ALL
+EVENT_PIPES_STATS = Event.PIPES_STATS
+EVENT_ALL_V2 = Event.ALL_V2
+
+# SecurityMechanism
+NULL = SecurityMechanism.NULL
+PLAIN = SecurityMechanism.PLAIN
+CURVE = SecurityMechanism.CURVE
+GSSAPI = SecurityMechanism.GSSAPI
+
+# ReconnectStop
+RECONNECT_STOP_CONN_REFUSED = ReconnectStop.CONN_REFUSED
+RECONNECT_STOP_HANDSHAKE_FAILED = ReconnectStop.HANDSHAKE_FAILED
+RECONNECT_STOP_AFTER_DISCONNECT = ReconnectStop.AFTER_DISCONNECT
+
+# RouterNotify
+NOTIFY_CONNECT = RouterNotify.CONNECT
+NOTIFY_DISCONNECT = RouterNotify.DISCONNECT
+
+# NormMode
+NORM_FIXED = NormMode.FIXED
+NORM_CC = NormMode.CC
+NORM_CCL = NormMode.CCL
+NORM_CCE = NormMode.CCE
+NORM_CCE_ECNONLY = NormMode.CCE_ECNONLY
+
+# DeviceType
+STREAMER = DeviceType.STREAMER
+FORWARDER = DeviceType.FORWARDER
+QUEUE = DeviceType.QUEUE
+
+__all__ = [
+    # flat aliases
+    "AFFINITY",
+    "BACKLOG",
+    "BINDTODEVICE",
+    "BLOCKY",
+    "BUSY_POLL",
+    "CHANNEL",
+    "CLIENT",
+    "CONFLATE",
+    "CONNECT_RID",
+    "CONNECT_ROUTING_ID",
+    "CONNECT_TIMEOUT",
+    "CURVE",
+    "CURVE_PUBLICKEY",
+    "CURVE_SECRETKEY",
+    "CURVE_SERVER",
+    "CURVE_SERVERKEY",
+    "DEALER",
+    "DELAY_ATTACH_ON_CONNECT",
+    "DGRAM",
+    "DISCONNECT_MSG",
+    "DISH",
+    "DONTWAIT",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "EAFNOSUPPORT",
+    "EAGAIN",
+    "ECONNABORTED",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "EFAULT",
+    "EFSM",
+    "EHOSTUNREACH",
+    "EINPROGRESS",
+    "EINVAL",
+    "EMSGSIZE",
+    "EMTHREAD",
+    "ENETDOWN",
+    "ENETRESET",
+    "ENETUNREACH",
+    "ENOBUFS",
+    "ENOCOMPATPROTO",
+    "ENOTCONN",
+    "ENOTSOCK",
+    "ENOTSUP",
+    "EPROTONOSUPPORT",
+    "ETERM",
+    "ETIMEDOUT",
+    "EVENTS",
+    "EVENT_ACCEPTED",
+    "EVENT_ACCEPT_FAILED",
+    "EVENT_ALL",
+    "EVENT_ALL_V1",
+    "EVENT_ALL_V2",
+    "EVENT_BIND_FAILED",
+    "EVENT_CLOSED",
+    "EVENT_CLOSE_FAILED",
+    "EVENT_CONNECTED",
+    "EVENT_CONNECT_DELAYED",
+    "EVENT_CONNECT_RETRIED",
+    "EVENT_DISCONNECTED",
+    "EVENT_HANDSHAKE_FAILED_AUTH",
+    "EVENT_HANDSHAKE_FAILED_NO_DETAIL",
+    "EVENT_HANDSHAKE_FAILED_PROTOCOL",
+    "EVENT_HANDSHAKE_SUCCEEDED",
+    "EVENT_LISTENING",
+    "EVENT_MONITOR_STOPPED",
+    "EVENT_PIPES_STATS",
+    "FAIL_UNROUTABLE",
+    "FD",
+    "FORWARDER",
+    "GATHER",
+    "GSSAPI",
+    "GSSAPI_PLAINTEXT",
+    "GSSAPI_PRINCIPAL",
+    "GSSAPI_PRINCIPAL_NAMETYPE",
+    "GSSAPI_SERVER",
+    "GSSAPI_SERVICE_PRINCIPAL",
+    "GSSAPI_SERVICE_PRINCIPAL_NAMETYPE",
+    "HANDSHAKE_IVL",
+    "HEARTBEAT_IVL",
+    "HEARTBEAT_TIMEOUT",
+    "HEARTBEAT_TTL",
+    "HELLO_MSG",
+    "HICCUP_MSG",
+    "HWM",
+    "IDENTITY",
+    "IMMEDIATE",
+    "INVERT_MATCHING",
+    "IN_BATCH_SIZE",
+    "IO_THREADS",
+    "IPC_FILTER_GID",
+    "IPC_FILTER_PID",
+    "IPC_FILTER_UID",
+    "IPV4ONLY",
+    "IPV6",
+    "LAST_ENDPOINT",
+    "LINGER",
+    "LOOPBACK_FASTPATH",
+    "MAXMSGSIZE",
+    "MAX_MSGSZ",
+    "MAX_SOCKETS",
+    "MECHANISM",
+    "METADATA",
+    "MORE",
+    "MSG_T_SIZE",
+    "MULTICAST_HOPS",
+    "MULTICAST_LOOP",
+    "MULTICAST_MAXTPDU",
+    "NOBLOCK",
+    "NORM_BLOCK_SIZE",
+    "NORM_BUFFER_SIZE",
+    "NORM_CC",
+    "NORM_CCE",
+    "NORM_CCE_ECNONLY",
+    "NORM_CCL",
+    "NORM_FIXED",
+    "NORM_MODE",
+    "NORM_NUM_AUTOPARITY",
+    "NORM_NUM_PARITY",
+    "NORM_PUSH",
+    "NORM_SEGMENT_SIZE",
+    "NORM_UNICAST_NACK",
+    "NOTIFY_CONNECT",
+    "NOTIFY_DISCONNECT",
+    "NULL",
+    "ONLY_FIRST_SUBSCRIBE",
+    "OUT_BATCH_SIZE",
+    "PAIR",
+    "PEER",
+    "PLAIN",
+    "PLAIN_PASSWORD",
+    "PLAIN_SERVER",
+    "PLAIN_USERNAME",
+    "POLLERR",
+    "POLLIN",
+    "POLLOUT",
+    "POLLPRI",
+    "PRIORITY",
+    "PROBE_ROUTER",
+    "PROTOCOL_ERROR_WS_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID",
+    "PROTOCOL_ERROR_ZAP_BAD_VERSION",
+    "PROTOCOL_ERROR_ZAP_INVALID_METADATA",
+    "PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE",
+    "PROTOCOL_ERROR_ZAP_MALFORMED_REPLY",
+    "PROTOCOL_ERROR_ZAP_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC",
+    "PROTOCOL_ERROR_ZMTP_INVALID_METADATA",
+    "PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE",
+    "PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED",
+    "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME",
+    "PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH",
+    "PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND",
+    "PROTOCOL_ERROR_ZMTP_UNSPECIFIED",
+    "PUB",
+    "PULL",
+    "PUSH",
+    "QUEUE",
+    "RADIO",
+    "RATE",
+    "RCVBUF",
+    "RCVHWM",
+    "RCVMORE",
+    "RCVTIMEO",
+    "RECONNECT_IVL",
+    "RECONNECT_IVL_MAX",
+    "RECONNECT_STOP",
+    "RECONNECT_STOP_AFTER_DISCONNECT",
+    "RECONNECT_STOP_CONN_REFUSED",
+    "RECONNECT_STOP_HANDSHAKE_FAILED",
+    "RECOVERY_IVL",
+    "REP",
+    "REQ",
+    "REQ_CORRELATE",
+    "REQ_RELAXED",
+    "ROUTER",
+    "ROUTER_BEHAVIOR",
+    "ROUTER_HANDOVER",
+    "ROUTER_MANDATORY",
+    "ROUTER_NOTIFY",
+    "ROUTER_RAW",
+    "ROUTING_ID",
+    "SCATTER",
+    "SERVER",
+    "SHARED",
+    "SNDBUF",
+    "SNDHWM",
+    "SNDMORE",
+    "SNDTIMEO",
+    "SOCKET_LIMIT",
+    "SOCKS_PASSWORD",
+    "SOCKS_PROXY",
+    "SOCKS_USERNAME",
+    "SRCFD",
+    "STREAM",
+    "STREAMER",
+    "STREAM_NOTIFY",
+    "SUB",
+    "SUBSCRIBE",
+    "TCP_ACCEPT_FILTER",
+    "TCP_KEEPALIVE",
+    "TCP_KEEPALIVE_CNT",
+    "TCP_KEEPALIVE_IDLE",
+    "TCP_KEEPALIVE_INTVL",
+    "TCP_MAXRT",
+    "THREAD_AFFINITY_CPU_ADD",
+    "THREAD_AFFINITY_CPU_REMOVE",
+    "THREAD_NAME_PREFIX",
+    "THREAD_PRIORITY",
+    "THREAD_SAFE",
+    "THREAD_SCHED_POLICY",
+    "TOPICS_COUNT",
+    "TOS",
+    "TYPE",
+    "UNSUBSCRIBE",
+    "USE_FD",
+    "VMCI_BUFFER_MAX_SIZE",
+    "VMCI_BUFFER_MIN_SIZE",
+    "VMCI_BUFFER_SIZE",
+    "VMCI_CONNECT_TIMEOUT",
+    "WSS_CERT_PEM",
+    "WSS_HOSTNAME",
+    "WSS_KEY_PEM",
+    "WSS_TRUST_PEM",
+    "WSS_TRUST_SYSTEM",
+    "XPUB",
+    "XPUB_MANUAL",
+    "XPUB_MANUAL_LAST_VALUE",
+    "XPUB_NODROP",
+    "XPUB_VERBOSE",
+    "XPUB_VERBOSER",
+    "XPUB_WELCOME_MSG",
+    "XREP",
+    "XREQ",
+    "XSUB",
+    "XSUB_VERBOSE_UNSUBSCRIBE",
+    "ZAP_DOMAIN",
+    "ZAP_ENFORCE_DOMAIN",
+    # enum classes, plus the stdlib bases that pyzmq also re-exports
+    "ContextOption",
+    "DeviceType",
+    "Enum",
+    "Errno",
+    "Event",
+    "Flag",
+    "IntEnum",
+    "IntFlag",
+    "MessageOption",
+    "NormMode",
+    "PollEvent",
+    "ReconnectStop",
+    "RouterNotify",
+    "SecurityMechanism",
+    "SocketOption",
+    "SocketType",
+]

@@ -1,0 +1,1 @@
+"""Context, socket core, options, endpoints: the pieces that own the others."""

@@ -1,0 +1,188 @@
+"""The context: owner of the I/O thread, the inproc names and the shutdown of its sockets.
+
+Shutdown, as in libzmq: ``term()`` marks the context terminated, which makes every blocked
+or later operation on its sockets raise ``ContextTerminated``; it then waits until every
+socket is closed and every closed socket has finished lingering (its engines flushed their
+queued messages or hit the ``LINGER`` deadline), and stops the I/O thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+from purezmq import constants as C
+from purezmq.error import ZMQError
+from purezmq.io.reactor import Reactor
+
+
+class Context:
+    """pyzmq's ``zmq.Context``: thread-safe, several per process."""
+
+    _instance: Any = None
+    _instance_lock = threading.Lock()
+    _instance_pid: int | None = None
+    _socket_class: Any = None  # set by purezmq.sugar.socket
+
+    def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
+        object.__setattr__(self, "_lock", threading.RLock())
+        object.__setattr__(self, "_reactor", None)
+        object.__setattr__(self, "_sockets", weakref.WeakSet())
+        object.__setattr__(self, "_open", set())  # sockets not yet reaped
+        object.__setattr__(self, "_reaped_cv", threading.Condition(self._lock))
+        object.__setattr__(self, "_inproc", {})
+        object.__setattr__(self, "_inproc_pending", {})
+        object.__setattr__(self, "_terminated", False)
+        object.__setattr__(self, "_closed", False)
+        object.__setattr__(self, "sockopts", {})
+        object.__setattr__(self, "_ctxopts", {C.IO_THREADS: io_threads, C.MAX_SOCKETS: 1023})
+        object.__setattr__(self, "_pid", os.getpid())
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def instance(cls, io_threads: int = 1):
+        """The global context of this class (made anew after fork or term)."""
+        inst = cls._instance
+        if inst is None or cls._instance_pid != os.getpid() or inst.closed:
+            with cls._instance_lock:
+                inst = cls._instance
+                if inst is None or cls._instance_pid != os.getpid() or inst.closed:
+                    cls._instance = cls(io_threads=io_threads)
+                    cls._instance_pid = os.getpid()
+        return cls._instance
+
+    def socket(self, socket_type: int, socket_class=None, **kwargs: Any):
+        if self._closed or self._terminated:
+            raise ZMQError(C.ETERM)
+        cls = socket_class or self._socket_class
+        sock = cls(self, socket_type, **kwargs)
+        for opt, value in self.sockopts.items():
+            try:
+                sock.setsockopt(opt, value)
+            except ZMQError:
+                pass  # an option that does not apply to this socket type
+        return sock
+
+    def _register(self, sock) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+            self._open.add(sock)
+
+    def _get_reactor(self) -> Reactor:
+        reactor = self._reactor
+        if reactor is None:
+            with self._lock:
+                reactor = self._reactor
+                if reactor is None:
+                    reactor = Reactor()
+                    object.__setattr__(self, "_reactor", reactor)
+        return reactor
+
+    def _inproc_bound(self, name: str) -> bool:
+        return name in self._inproc
+
+    def _reaped(self, sock) -> None:
+        with self._lock:
+            self._open.discard(sock)
+            self._reaped_cv.notify_all()
+
+    # -- shutdown ----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def term(self) -> None:
+        """Wait for every socket to be closed and to finish lingering, then stop."""
+        if self._closed:
+            return
+        object.__setattr__(self, "_terminated", True)
+        for sock in list(self._sockets):
+            sock._notify()
+        with self._lock:
+            while self._open:
+                if not self._reaped_cv.wait(timeout=0.5):
+                    for sock in list(self._sockets):
+                        sock._notify()
+        reactor = self._reactor
+        if reactor is not None:
+            reactor.stop()
+            object.__setattr__(self, "_reactor", None)
+        object.__setattr__(self, "_closed", True)
+
+    def destroy(self, linger: int | None = None) -> None:
+        """Close every socket (with ``linger`` if given), then ``term()``."""
+        if self._closed:
+            return
+        for sock in list(self._sockets):
+            if not sock.closed:
+                sock.close(linger=linger)
+        self.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.destroy()
+
+    def __del__(self) -> None:
+        reactor = getattr(self, "_reactor", None)
+        if reactor is not None and not getattr(self, "_closed", True):
+            try:
+                reactor.stop(wait=False)
+            except Exception:
+                pass
+
+    # -- options ------------------------------------------------------------------------
+    def set(self, option: int, value: int) -> None:
+        option = int(option)
+        if option not in set(C.ContextOption):
+            raise ZMQError(C.EINVAL)
+        self._ctxopts[option] = value
+
+    def get(self, option: int) -> int:
+        option = int(option)
+        if option == C.SOCKET_LIMIT:
+            return 65535
+        if option not in set(C.ContextOption):
+            raise ZMQError(C.EINVAL)
+        return self._ctxopts.get(option, 0)
+
+    setsockopt_ctx = set
+    getsockopt_ctx = get
+
+    def setsockopt(self, opt: int, value: Any) -> None:
+        """Set a default option for sockets this context creates from now on."""
+        self.sockopts[int(opt)] = value
+
+    def getsockopt(self, opt: int) -> Any:
+        return self.sockopts[int(opt)]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        upper = key.upper()
+        if upper in C.ContextOption.__members__:
+            self.set(C.ContextOption[upper], value)
+        elif upper in C.SocketOption.__members__:
+            self.sockopts[int(C.SocketOption[upper])] = value
+        else:
+            object.__setattr__(self, key, value)
+
+    def __getattr__(self, key: str) -> Any:
+        upper = key.upper()
+        if upper in C.ContextOption.__members__:
+            return self.get(C.ContextOption[upper])
+        if upper in C.SocketOption.__members__:
+            try:
+                return self.sockopts[int(C.SocketOption[upper])]
+            except KeyError:
+                raise AttributeError(key) from None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+
+    @property
+    def underlying(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._open)} sockets"
+        return f"<purezmq.Context({state}) at {hex(id(self))}>"

@@ -1,0 +1,463 @@
+"""The socket core: the non-blocking heart of a socket, shared by the sync and async APIs.
+
+Theory of operation.  A socket lives in its caller's thread (sockets are not thread-safe,
+as in libzmq).  Other threads reach it only through
+
+* its pipes (lock-free, see :mod:`purezmq.plumbing.pipe`): an inbound pipe going non-empty
+  appends its peer to the socket's *ready* deque and wakes the socket's waiters;
+* its *mailbox*: a deque of calls (attach this peer, detach that one) that the I/O thread
+  posts and the socket runs at the start of its next operation, as libzmq's
+  ``process_commands`` does, so pattern state is only ever touched by the socket's thread.
+
+``try_send`` / ``try_recv`` never block; the blocking API waits on a :class:`Waiter` with
+the deadline from ``SNDTIMEO`` / ``RCVTIMEO``; asyncio and ``Poller`` register their own
+wake callbacks on the same list.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from purezmq import constants as C
+from purezmq.core import endpoint as endpoints
+from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
+from purezmq.error import Again, ContextTerminated, ZMQError
+from purezmq.patterns.types import PATTERNS
+from purezmq.plumbing.pipe import Peer, Pipe
+from purezmq.plumbing.waiter import Waiter
+
+_NOTHING = object()
+_EVENT = struct.Struct("<HI")
+
+
+class SocketBase:
+    """The state of one socket; see the module docstring."""
+
+    def __init__(self, ctx, socket_type: int) -> None:
+        try:
+            pattern_cls = PATTERNS[socket_type]
+        except KeyError:
+            raise ZMQError(C.EINVAL) from None
+        self.ctx = ctx
+        self._socket_type = socket_type
+        self.type_name = pattern_cls.name
+        self.options = Options()
+        self._ready: deque[Peer] = deque()
+        self._mailbox: deque = deque()
+        self._waiters: tuple[Callable[[], None], ...] = ()
+        self._waiter = Waiter()
+        self._io_objects: set = set()
+        self._io_lock = threading.Lock()
+        self.peers: list[Peer] = []
+        self._endpoints: dict[str, list] = {}
+        self.pattern = pattern_cls(self)
+        self._rx: list | None = None  # frames of a message being read frame by frame
+        self._tx: list = []  # frames of a message being sent with SNDMORE
+        self._rcvmore = False
+        self.closed = False
+        self._last_endpoint = ""
+        self.last_peer: Peer | None = None
+        self._monitor = None
+        self._monitor_mask = 0
+        self._monitor_lock = threading.Lock()
+
+    # -- cross-thread plumbing ---------------------------------------------------------
+    def _post(self, fn, *args) -> None:
+        """Run ``fn(*args)`` in the socket's thread at its next operation."""
+        self._mailbox.append((fn, args))
+        self._notify()
+
+    def _process(self) -> None:
+        mb = self._mailbox
+        while mb:
+            fn, args = mb.popleft()
+            fn(*args)
+
+    def _notify(self) -> None:
+        for wake in self._waiters:
+            wake()
+
+    def add_waiter(self, wake: Callable[[], None]) -> None:
+        self._waiters = (*self._waiters, wake)
+
+    def remove_waiter(self, wake: Callable[[], None]) -> None:
+        waiters = list(self._waiters)
+        try:
+            waiters.remove(wake)
+        except ValueError:
+            return
+        self._waiters = tuple(waiters)
+
+    def _activate(self, peer: Peer, pipe: Pipe) -> None:
+        """``on_readable`` of an inbound pipe: the peer has a message for us."""
+        self._ready.append(peer)
+        for wake in self._waiters:
+            wake()
+
+    def _writable(self, pipe: Pipe) -> None:
+        """``on_writable`` of an outbound pipe: it drained below its low-water mark."""
+        for wake in self._waiters:
+            wake()
+
+    # -- peers ---------------------------------------------------------------------------
+    def _new_peer(self, endpoint: str, inp: Pipe | None = None, out: Pipe | None = None) -> Peer:
+        opts = self.options
+        if inp is None:
+            inp = Pipe(opts.get(C.RCVHWM))
+        if out is None:
+            out = Pipe(opts.get(C.SNDHWM))
+        peer = Peer(inp, out, endpoint)
+        inp.armed = False  # armed when the socket attaches it
+        inp.on_readable = functools.partial(self._activate, peer)
+        out.on_writable = self._writable
+        return peer
+
+    def _attach(self, peer: Peer) -> None:
+        if self.closed:
+            self._terminate_peer(peer)
+            return
+        if not self.pattern.attach(peer):
+            self._terminate_peer(peer)
+            return
+        peer.attached = True
+        self.peers.append(peer)
+        if peer.inp.rearm():
+            self._ready.append(peer)
+        self._notify()
+
+    def _detach(self, peer: Peer) -> None:
+        if not peer.attached:
+            return
+        peer.attached = False
+        self.pattern.detach(peer)
+        try:
+            self.peers.remove(peer)
+        except ValueError:
+            pass
+
+    def _hiccup(self, peer: Peer) -> None:
+        if peer.attached:
+            self.pattern.hiccup(peer)
+
+    def _drop_peer(self, peer: Peer) -> None:
+        """Detach a peer and close its connection (ROUTER handover, refusal)."""
+        self._detach(peer)
+        self._terminate_peer(peer)
+
+    def _terminate_peer(self, peer: Peer) -> None:
+        owner = peer.session
+        if owner is None:
+            return
+        if hasattr(owner, "peer_closed"):
+            owner.peer_closed(peer)
+            return
+        reactor = self.ctx._reactor
+        if reactor is not None:
+            reactor.call_soon_threadsafe(lambda: owner.terminate(0.0))
+
+    # -- I/O-thread bookkeeping ------------------------------------------------------
+    def _io_done(self, obj) -> None:
+        with self._io_lock:
+            self._io_objects.discard(obj)
+            done = self.closed and not self._io_objects
+        if done:
+            self.ctx._reaped(self)
+
+    def make_mechanism(self):
+        """A fresh security mechanism for one connection, from the socket's options."""
+        from purezmq.security import make_mechanism
+
+        return make_mechanism(self)
+
+    def _zap_request(self, engine, request) -> None:
+        from purezmq.security import zap_request
+
+        zap_request(self, engine, request)
+
+    # -- monitor ---------------------------------------------------------------------------
+    def _event(self, event: int, value: int, endpoint: str) -> None:
+        mon = self._monitor
+        if mon is None or not event & self._monitor_mask:
+            return
+        msg = [_EVENT.pack(int(event), value & 0xFFFFFFFF), endpoint.encode()]
+        with self._monitor_lock:
+            try:
+                mon.try_send(msg)
+            except ZMQError:
+                pass
+
+    # -- endpoints -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        if self.ctx._terminated:
+            raise ContextTerminated()
+
+    def bind(self, addr: str) -> None:
+        self._check_open()
+        if self._mailbox:
+            self._process()
+        ep = endpoints.parse(addr, bind=True, ipv6=bool(self.options.get(C.IPV6)))
+        if ep.transport == "inproc":
+            from purezmq.transports import inproc
+
+            inproc.bind(self, ep.address)
+            self._last_endpoint = addr
+            self._endpoints.setdefault(addr, []).append(("inproc", ep.address))
+            return
+        from purezmq.transports.stream import Listener
+
+        listener = Listener(self, ep)
+        self._last_endpoint = listener.endpoint
+        self._endpoints.setdefault(listener.endpoint, []).append(listener)
+        if addr != listener.endpoint:
+            self._endpoints.setdefault(addr, []).append(listener)
+        reactor = self.ctx._get_reactor()
+        with self._io_lock:
+            self._io_objects.add(listener)
+        reactor.call_soon_threadsafe(lambda: listener.start(reactor))
+
+    def connect(self, addr: str) -> None:
+        self._check_open()
+        if self._mailbox:
+            self._process()
+        ep = endpoints.parse(addr, bind=False, ipv6=bool(self.options.get(C.IPV6)))
+        rid = self.options.pop(C.CONNECT_ROUTING_ID, b"")
+        if ep.transport == "inproc":
+            from purezmq.transports import inproc
+
+            peer = inproc.connect(self, ep.address, rid)
+            self._endpoints.setdefault(addr, []).append(peer)
+            self._last_endpoint = addr
+            return
+        from purezmq.transports.stream import Session
+
+        peer = None
+        if self.pattern.attach_early and not self.options.get(C.IMMEDIATE):
+            peer = self._new_peer(addr)
+            peer.attached_early = True
+            if rid:
+                peer.routing_id = rid
+        session = Session(self, ep, addr, peer, rid)
+        if peer is not None:
+            peer.session = session
+            self._attach(peer)
+        self._endpoints.setdefault(addr, []).append(session)
+        self._last_endpoint = addr
+        reactor = self.ctx._get_reactor()
+        with self._io_lock:
+            self._io_objects.add(session)
+        reactor.call_soon_threadsafe(lambda: session.start(reactor))
+
+    def _remove_endpoint(self, addr: str, kind: str) -> None:
+        self._check_open()
+        if self._mailbox:
+            self._process()
+        objs = self._endpoints.pop(addr, None)
+        if not objs:
+            raise ZMQError(C.ENOENT)
+        reactor = self.ctx._reactor
+        for obj in objs:
+            if isinstance(obj, tuple):  # an inproc bind
+                from purezmq.transports import inproc
+
+                inproc.unbind(self, obj[1])
+            elif isinstance(obj, Peer):  # an inproc connect
+                self._drop_peer(obj)
+            else:
+                for other, lst in list(self._endpoints.items()):
+                    if obj in lst:
+                        lst.remove(obj)
+                        if not lst:
+                            del self._endpoints[other]
+                peer = getattr(obj, "peer", None)
+                if peer is not None:
+                    self._detach(peer)
+
+                def stop(obj=obj) -> None:
+                    obj.terminate(0.0)
+                    if hasattr(obj, "close_engines"):
+                        obj.close_engines(0.0)
+
+                if reactor is not None:
+                    reactor.call_soon_threadsafe(stop)
+
+    def unbind(self, addr: str) -> None:
+        self._remove_endpoint(addr, "bind")
+
+    def disconnect(self, addr: str) -> None:
+        self._remove_endpoint(addr, "connect")
+
+    # -- sending and receiving -----------------------------------------------------------
+    def try_send(self, msg: list) -> bool:
+        """Hand a whole message to the pattern; False if it would block."""
+        if self._mailbox:
+            self._process()
+        return self.pattern.send(msg)
+
+    def try_recv(self) -> list | None:
+        if self._mailbox:
+            self._process()
+        return self.pattern.recv()
+
+    def send_msg(self, msg: list, flags: int = 0) -> None:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        if self._mailbox:
+            self._process()
+        if self.pattern.send(msg):
+            return
+        if self.ctx._terminated:
+            raise ContextTerminated()
+        timeo = self.options.get(C.SNDTIMEO)
+        if flags & C.DONTWAIT or timeo == 0:
+            raise Again()
+        self._block(lambda: True if self.pattern.send(msg) else _NOTHING, timeo)
+
+    def recv_msg(self, flags: int = 0) -> list:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        if self._mailbox:
+            self._process()
+        msg = self.pattern.recv()
+        if msg is not None:
+            return msg
+        if self.ctx._terminated:
+            raise ContextTerminated()
+        timeo = self.options.get(C.RCVTIMEO)
+        if flags & C.DONTWAIT or timeo == 0:
+            raise Again()
+        return self._block(self._recv_or_nothing, timeo)
+
+    def _recv_or_nothing(self):
+        msg = self.pattern.recv()
+        return _NOTHING if msg is None else msg
+
+    def _block(self, attempt, timeo: int):
+        deadline = None if timeo < 0 else time.monotonic() + timeo / 1000.0
+        w = self._waiter
+        wake = w.wake
+        self.add_waiter(wake)
+        try:
+            while True:
+                w.clear()
+                if self._mailbox:
+                    self._process()
+                result = attempt()
+                if result is not _NOTHING:
+                    return result
+                if self.ctx._terminated:
+                    raise ContextTerminated()
+                if self.closed:
+                    raise ZMQError(C.ENOTSOCK)
+                if deadline is None:
+                    w.wait(None)
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise Again()
+                    w.wait(remaining)
+        finally:
+            self.remove_waiter(wake)
+
+    def _events(self) -> int:
+        """``POLLIN`` / ``POLLOUT`` as the socket stands now (the ``EVENTS`` option)."""
+        if self._mailbox:
+            self._process()
+        ev = 0
+        if self._rx is not None or self.pattern.can_recv():
+            ev |= C.POLLIN
+        if self.pattern.can_send():
+            ev |= C.POLLOUT
+        return ev
+
+    # -- options ---------------------------------------------------------------------------
+    def setsockopt(self, option: int, value) -> None:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        option = int(option)
+        if option in READ_ONLY:
+            raise ZMQError(C.EINVAL)
+        value = check_value(option, value)
+        if self.pattern.setsockopt(option, value):
+            return
+        if option in (C.SUBSCRIBE, C.UNSUBSCRIBE):
+            raise ZMQError(C.EINVAL)
+        if option == C.HWM:
+            self.options[C.SNDHWM] = value
+            self.options[C.RCVHWM] = value
+            return
+        self.options[option] = value
+
+    def getsockopt(self, option: int):
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        option = int(option)
+        if option == C.TYPE:
+            return self._socket_type
+        if option == C.RCVMORE:
+            return int(self._rcvmore)
+        if option == C.EVENTS:
+            return self._events()
+        if option == C.LAST_ENDPOINT:
+            return self._last_endpoint.encode()
+        if option == C.MECHANISM:
+            return self._mechanism_number()
+        if option == C.THREAD_SAFE:
+            return 0
+        if option == C.HWM:
+            return self.options.get(C.SNDHWM)
+        if option in WRITE_ONLY and option not in self.options:
+            raise ZMQError(C.EINVAL)
+        from purezmq.constants import OPTION_TYPES
+
+        if option not in OPTION_TYPES:
+            raise ZMQError(C.EINVAL)
+        return self.options.get(option)
+
+    def _mechanism_number(self) -> int:
+        opts = self.options
+        if opts.get(C.CURVE_SERVER) or opts.get(C.CURVE_SERVERKEY):
+            return C.CURVE
+        if opts.get(C.PLAIN_SERVER) or opts.get(C.PLAIN_USERNAME) or opts.get(C.PLAIN_PASSWORD):
+            return C.PLAIN
+        return C.NULL
+
+    # -- closing ---------------------------------------------------------------------------
+    def close(self, linger: int | None = None) -> None:
+        if self.closed:
+            return
+        if self._mailbox:
+            self._process()
+        if linger is None:
+            linger = self.options.get(C.LINGER)
+        self.closed = True
+        self._notify()
+        from purezmq.transports import inproc
+
+        inproc.socket_closed(self)
+        for peer in list(self.peers):
+            self._detach(peer)
+        reactor = self.ctx._reactor
+        with self._io_lock:
+            pending = bool(self._io_objects)
+        if pending and reactor is not None:
+            deadline = None if linger < 0 else time.monotonic() + linger / 1000.0
+
+            def shutdown() -> None:
+                for obj in list(self._io_objects):
+                    obj.terminate(deadline)
+
+            reactor.call_soon_threadsafe(shutdown)
+        else:
+            self.ctx._reaped(self)
+        if self._monitor is not None:
+            self._event(C.EVENT_MONITOR_STOPPED, 0, "")
+            self._monitor.close(0)
+            self._monitor = None
+

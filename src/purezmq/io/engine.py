@@ -1,0 +1,359 @@
+"""The stream engine: one ZMTP connection over a stream socket (tcp or ipc).
+
+Theory of operation.  The engine lives on the I/O thread.  It reads as much as the kernel
+has (one large ``recv``), feeds it to its :class:`ZmtpConnection`, and appends the decoded
+messages to the peer's inbound pipe in one batch (one wake-up for the socket).  When that
+pipe reaches its high-water mark the engine stops reading until the socket drains it below
+the low-water mark.  Writing drains *all* queued messages of the outbound pipe, encodes them
+into one buffer and sends it with as few ``send`` calls as the kernel allows; an unsent tail
+waits for writability, and the pipe then fills up to its mark: that is the back-pressure.
+
+After the handshake the engine hands a :class:`Peer` to the socket (or, for a connecting
+session, re-uses the session's peer so queued messages survive reconnects).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket as _socket
+from typing import TYPE_CHECKING
+
+from purezmq import constants as C
+from purezmq.plumbing.pipe import Peer, Pipe, _nothing
+from purezmq.zmtp.connection import ZmtpConnection
+from purezmq.zmtp.errors import ZmtpError
+from purezmq.zmtp.events import HandshakeSucceeded, Subscription, ZapRequested
+from purezmq.zmtp.metadata import get_property
+
+if TYPE_CHECKING:
+    from purezmq.core.socket import SocketBase
+
+log = logging.getLogger("purezmq")
+
+RECV_SIZE = 1 << 18
+SEND_BATCH = 1 << 18  # bytes encoded per send() call, at most (one message may exceed it)
+
+
+class StreamEngine:
+    """Drives one connection; see the module docstring."""
+
+    def __init__(
+        self,
+        reactor,
+        sock: _socket.socket,
+        owner: SocketBase,
+        endpoint: str,
+        *,
+        session=None,
+        listener=None,
+        peer_address: str = "",
+    ) -> None:
+        self.reactor = reactor
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.owner = owner
+        self.endpoint = endpoint
+        self.session = session
+        self.listener = listener
+        self.peer_address = peer_address
+        self.peer: Peer | None = None
+        self.closed = False
+        self._wbuf: memoryview | None = None
+        self._writing = False
+        self._reading = True
+        self._linger_deadline: float | None = None
+        self._terminating = False
+        self._timer = None
+        opts = owner.options
+        now = reactor.time()
+        self.conn = ZmtpConnection(
+            owner.type_name,
+            owner.make_mechanism(),
+            identity=opts.get(C.ROUTING_ID) or b"",
+            maxmsgsize=opts.get(C.MAXMSGSIZE),
+            heartbeat_ivl=opts.get(C.HEARTBEAT_IVL) / 1000.0,
+            heartbeat_ttl=opts.get(C.HEARTBEAT_TTL) / 1000.0,
+            heartbeat_timeout=(
+                opts.get(C.HEARTBEAT_TIMEOUT) / 1000.0
+                if opts.get(C.HEARTBEAT_TIMEOUT) >= 0
+                else None
+            ),
+            handshake_ivl=opts.get(C.HANDSHAKE_IVL) / 1000.0,
+            now=now,
+        )
+        owner._io_objects.add(self)
+        reactor.add_reader(self.fd, self._on_readable)
+        self._send_raw(self.conn.data_to_send())
+        self._schedule_timer()
+
+    # -- timers --------------------------------------------------------------------------
+    def _schedule_timer(self) -> None:
+        when = self.conn.next_timer()
+        if self._timer is not None:
+            if when is not None and self._timer.when == when:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if when is not None and not self.closed:
+            self._timer = self.reactor.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        try:
+            self.conn.handle_timer(self.reactor.time())
+        except ZmtpError as e:
+            self._fail(e)
+            return
+        if self.conn.has_output:
+            self._send_raw(self.conn.data_to_send())
+        self._schedule_timer()
+
+    # -- reading -------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.close(f"read error: {e}", C.EVENT_DISCONNECTED)
+            return
+        if not data:
+            self.close("peer closed the connection", C.EVENT_DISCONNECTED)
+            return
+        try:
+            events = self.conn.receive_data(data, self.reactor.time())
+        except ZmtpError as e:
+            self._fail(e)
+            return
+        if events:
+            self._handle_events(events)
+        if self.closed:
+            return
+        if self.conn.has_output:
+            self._flush()
+        if self._timer is None or self.conn.next_timer() != self._timer.when:
+            self._schedule_timer()
+
+    def _handle_events(self, events: list) -> None:
+        peer = self.peer
+        batch = []
+        for ev in events:
+            cls = ev.__class__
+            if cls is list or cls is Subscription:
+                batch.append(ev)
+            elif cls is HandshakeSucceeded:
+                peer = self._handshake_done(ev)
+                if peer is None:
+                    return
+            elif cls is ZapRequested:
+                self.owner._zap_request(self, ev)
+        if batch and peer is not None:
+            inp = peer.inp
+            inp.write_many(batch)
+            if inp.hwm and len(inp.q) >= inp.hwm:
+                inp.writer_blocked = True
+                if len(inp.q) >= inp.hwm:
+                    self._pause_reading()
+                else:
+                    inp.writer_blocked = False
+
+    def _pause_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self.reactor.remove_reader(self.fd)
+
+    def _on_inbound_writable(self, pipe: Pipe) -> None:
+        # Called from the socket's thread when it drained the inbound pipe.
+        self.reactor.call_soon_threadsafe(self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        if not self.closed and not self._reading:
+            self._reading = True
+            self.reactor.add_reader(self.fd, self._on_readable)
+            self._on_readable()
+
+    def zap_reply(self, status_code: bytes, status_text: bytes, user_id: bytes, meta) -> None:
+        """The ZAP handler answered (called on the I/O thread)."""
+        if self.closed:
+            return
+        try:
+            events = self.conn.zap_reply(status_code, status_text, user_id, meta)
+        except ZmtpError as e:
+            self._fail(e)
+            return
+        self._handle_events(events)
+        if not self.closed and self.conn.has_output:
+            self._flush()
+
+    def _handshake_done(self, ev: HandshakeSucceeded) -> Peer | None:
+        owner = self.owner
+        owner._event(C.EVENT_HANDSHAKE_SUCCEEDED, 0, self.endpoint)
+        if self.session is not None and self.session.peer is not None:
+            peer = self.session.peer
+            fresh = False
+        else:
+            peer = owner._new_peer(self.endpoint)
+            fresh = True
+        if self.session is not None:
+            self.session.engine_ready(self, peer)
+        rid = get_property(ev.peer_properties, "Identity")
+        if fresh or not peer.routing_id:
+            if self.session is not None and self.session.connect_rid:
+                peer.routing_id = self.session.connect_rid
+            elif rid:
+                peer.routing_id = rid
+        peer.properties = dict(ev.peer_properties)
+        peer.properties.setdefault("Peer-Address", self.peer_address.encode())
+        peer.user_id = ev.user_id
+        peer.session = self.session if self.session is not None else self
+        self.peer = peer
+        peer.out.on_readable = self._on_outbound_readable
+        peer.inp.on_writable = self._on_inbound_writable
+        if fresh:
+            owner._post(owner._attach, peer)
+        else:
+            owner._post(owner._hiccup, peer)
+        self._flush()
+        return peer
+
+    # -- writing -------------------------------------------------------------------------
+    def _on_outbound_readable(self, pipe: Pipe) -> None:
+        # Called by the writer (usually the socket's thread) on the empty -> non-empty edge.
+        if self.reactor.in_thread():
+            self.reactor.call_soon(self._flush)
+        else:
+            self.reactor.call_soon_threadsafe(self._flush)
+
+    def _send_raw(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._wbuf is not None:
+            self._wbuf = memoryview(bytes(self._wbuf) + data)
+            return
+        self._write(memoryview(data))
+
+    def _write(self, view: memoryview) -> bool:
+        """Send what the kernel takes; keep the rest. True if everything went."""
+        try:
+            sent = self.sock.send(view)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as e:
+            self.close(f"write error: {e}", C.EVENT_DISCONNECTED)
+            return False
+        if sent == len(view):
+            self._wbuf = None
+            if self._writing:
+                self._writing = False
+                self.reactor.remove_writer(self.fd)
+            return True
+        self._wbuf = view[sent:]
+        if not self._writing:
+            self._writing = True
+            self.reactor.add_writer(self.fd, self._on_writable)
+        return False
+
+    def _on_writable(self) -> None:
+        if self._wbuf is not None and not self._write(self._wbuf):
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        """Encode and send everything queued, in large batches."""
+        if self.closed or self._wbuf is not None:
+            return
+        conn = self.conn
+        peer = self.peer
+        if peer is None or not conn.ready:
+            if conn.has_output:
+                self._write(memoryview(conn.data_to_send()))
+            return
+        pipe = peer.out
+        q = pipe.q
+        while True:
+            items = []
+            size = 0
+            while q and size < SEND_BATCH:
+                item = q.popleft()
+                items.append(item)
+                if item.__class__ is list:
+                    for f in item:
+                        size += len(f) + 9
+            out: list = []
+            conn.encode(items, out)
+            if pipe.writer_blocked:
+                pipe.released()
+            if out:
+                data = out[0] if len(out) == 1 else b"".join(out)
+                if not self._write(memoryview(data)):
+                    return  # the rest waits for writability (or the engine closed)
+            if q or pipe.rearm():
+                continue
+            break
+        if self._terminating:
+            self.close("linger done", 0)
+
+    # -- closing -------------------------------------------------------------------------
+    def _fail(self, e: ZmtpError) -> None:
+        """A protocol, auth or timeout failure: tell the peer if we can, report, close."""
+        owner = self.owner
+        if e.kind == "auth":
+            owner._event(C.EVENT_HANDSHAKE_FAILED_AUTH, 400, self.endpoint)
+        elif e.kind == "protocol" and not self.conn.ready:
+            owner._event(C.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0, self.endpoint)
+        elif e.kind == "timeout" and not self.conn.ready:
+            owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
+        log.debug("purezmq: closing %s: %s", self.endpoint, e.reason)
+        if self.conn.has_output and self._wbuf is None:
+            try:
+                self.sock.send(self.conn.data_to_send())
+            except OSError:
+                pass
+        self.close(e.reason, C.EVENT_DISCONNECTED)
+
+    def terminate(self, deadline: float | None) -> None:
+        """The socket is closing: flush what is queued until ``deadline``, then close."""
+        if self.closed:
+            return
+        now = self.reactor.time()
+        if deadline is not None and deadline <= now:
+            self.close("socket closed", 0)
+            return
+        self._terminating = True
+        if self.peer is None or (not self.peer.out.q and self._wbuf is None):
+            self.close("socket closed", 0)
+            return
+        if deadline is not None:
+            self.reactor.call_at(deadline, lambda: self.close("linger expired", 0))
+        self._flush()
+
+    def close(self, reason: str, event: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.conn.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        reactor = self.reactor
+        reactor.remove_reader(self.fd)
+        reactor.remove_writer(self.fd)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        owner = self.owner
+        if event:
+            owner._event(event, self.fd, self.endpoint)
+        peer = self.peer
+        if peer is not None:
+            peer.out.on_readable = _nothing
+            peer.inp.on_writable = _nothing
+        if self.session is not None:
+            self.session.engine_closed(self)
+        elif peer is not None:
+            owner._post(owner._detach, peer)
+        if self.listener is not None:
+            self.listener.engines.discard(self)
+        owner._io_done(self)

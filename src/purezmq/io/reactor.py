@@ -1,0 +1,197 @@
+"""An event loop on a background thread, with the asyncio loop's method names.
+
+The stream engine, listener and connecter are written against this small interface
+(``add_reader``, ``remove_reader``, ``add_writer``, ``remove_writer``, ``call_soon``,
+``call_soon_threadsafe``, ``call_later``, ``time``), so the same code can later run on a
+running asyncio loop.  Cross-thread calls go through a deque plus a wake-up socket that is
+written only when the deque goes from empty to non-empty.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+log = logging.getLogger("purezmq")
+
+
+class TimerHandle:
+    """A scheduled call; ``cancel()`` makes it a no-op."""
+
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: TimerHandle) -> bool:
+        return self.when < other.when
+
+
+class Reactor:
+    """One I/O thread: selectors for file descriptors, a heap of timers, a call queue."""
+
+    def __init__(self, name: str = "purezmq-io") -> None:
+        self._sel = selectors.DefaultSelector()
+        self._calls: deque[Callable[[], None]] = deque()
+        self._timers: list[TimerHandle] = []
+        self._rsock, self._wsock = socket.socketpair()
+        self._rsock.setblocking(False)
+        self._wsock.setblocking(False)
+        self._sleeping = False
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._writers: dict[int, Callable[[], None]] = {}
+        self._sel.register(self._rsock, selectors.EVENT_READ)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        self.time = time.monotonic
+
+    # -- scheduling --------------------------------------------------------------------
+    def in_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        self._calls.append(callback)
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        calls = self._calls
+        calls.append(callback)
+        if self._sleeping:
+            self._sleeping = False
+            try:
+                self._wsock.send(b"\x00")
+            except (BlockingIOError, OSError):
+                pass
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Only from the I/O thread (or before it touches the timer, via call_soon_threadsafe)."""
+        handle = TimerHandle(time.monotonic() + max(delay, 0.0), callback)
+        heapq.heappush(self._timers, handle)
+        return handle
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        handle = TimerHandle(when, callback)
+        heapq.heappush(self._timers, handle)
+        return handle
+
+    # -- file descriptors (I/O thread only) -------------------------------------------
+    def _update(self, fd: int) -> None:
+        events = (selectors.EVENT_READ if fd in self._readers else 0) | (
+            selectors.EVENT_WRITE if fd in self._writers else 0
+        )
+        try:
+            key = self._sel.get_key(fd)
+        except KeyError:
+            if events:
+                self._sel.register(fd, events)
+            return
+        if events == 0:
+            self._sel.unregister(fd)
+        elif key.events != events:
+            self._sel.modify(fd, events)
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self._readers[fd] = callback
+        self._update(fd)
+
+    def remove_reader(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None:
+            self._update(fd)
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        self._writers[fd] = callback
+        self._update(fd)
+
+    def remove_writer(self, fd: int) -> None:
+        if self._writers.pop(fd, None) is not None:
+            self._update(fd)
+
+    # -- the loop ------------------------------------------------------------------------
+    def stop(self, wait: bool = True) -> None:
+        """Stop the loop after the queued calls; join the thread unless we are it."""
+        def _stop() -> None:
+            self._stopping = True
+
+        self.call_soon_threadsafe(_stop)
+        if wait and not self.in_thread():
+            self._thread.join(timeout=10)
+
+    def _run_calls(self) -> None:
+        calls = self._calls
+        for _ in range(len(calls)):
+            cb = calls.popleft()
+            try:
+                cb()
+            except Exception:  # a bug in one callback must not kill the I/O thread
+                log.exception("purezmq: error in I/O callback")
+
+    def _run(self) -> None:
+        sel = self._sel
+        rfd = self._rsock.fileno()
+        timers = self._timers
+        calls = self._calls
+        while not self._stopping:
+            self._run_calls()
+            now = time.monotonic()
+            while timers and timers[0].when <= now:
+                t = heapq.heappop(timers)
+                if not t.cancelled:
+                    try:
+                        t.callback()
+                    except Exception:
+                        log.exception("purezmq: error in timer callback")
+            if calls:
+                timeout: float | None = 0
+            elif timers:
+                timeout = max(0.0, timers[0].when - time.monotonic())
+            else:
+                timeout = None
+            if timeout != 0:
+                self._sleeping = True
+                if calls:  # a call arrived between the check and the flag
+                    self._sleeping = False
+                    timeout = 0
+            try:
+                ready = sel.select(timeout)
+            except InterruptedError:
+                continue
+            self._sleeping = False
+            for key, mask in ready:
+                fd = key.fd
+                if fd == rfd:
+                    try:
+                        while self._rsock.recv(4096):
+                            pass
+                    except (BlockingIOError, OSError):
+                        pass
+                    continue
+                if mask & selectors.EVENT_READ:
+                    cb = self._readers.get(fd)
+                    if cb is not None:
+                        try:
+                            cb()
+                        except Exception:
+                            log.exception("purezmq: error in reader callback")
+                if mask & selectors.EVENT_WRITE:
+                    cb = self._writers.get(fd)
+                    if cb is not None:
+                        try:
+                            cb()
+                        except Exception:
+                            log.exception("purezmq: error in writer callback")
+        self._run_calls()
+        sel.close()
+        self._rsock.close()
+        self._wsock.close()
+

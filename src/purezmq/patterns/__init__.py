@@ -1,0 +1,1 @@
+"""Routing with no I/O: strategies, and each socket type as a composition of them."""

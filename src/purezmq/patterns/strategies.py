@@ -1,0 +1,123 @@
+"""The routing strategies that socket types are made of.
+
+* :class:`LoadBalancer` sends each message to the next peer that can take it (PUSH,
+  DEALER, REQ).
+* :func:`fair_recv` takes the next message round-robin from the peers that have one, using
+  the socket's *ready* deque: a peer is appended to it (by its pipe's ``on_readable``) when
+  its inbound pipe goes from empty to non-empty, so an idle peer costs nothing per message.
+* :class:`Distributor` fans a message out to many peers (PUB, XPUB, RADIO).
+
+None of these block or touch I/O; a ``False``/``None`` result means "would block".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from purezmq.plumbing.pipe import Peer
+
+
+class LoadBalancer:
+    """Round-robin over peers, skipping those at their high-water mark."""
+
+    __slots__ = ("peers", "_next")
+
+    def __init__(self) -> None:
+        self.peers: list[Peer] = []
+        self._next = 0
+
+    def attach(self, peer: Peer) -> None:
+        self.peers.append(peer)
+
+    def detach(self, peer: Peer) -> None:
+        try:
+            self.peers.remove(peer)
+        except ValueError:
+            pass
+
+    def pick(self) -> Peer | None:
+        """The peer the next message goes to, or None if all are full (or none exist)."""
+        peers = self.peers
+        n = len(peers)
+        i = self._next
+        for _ in range(n):
+            if i >= n:
+                i = 0
+            peer = peers[i]
+            i += 1
+            if not peer.out.full():
+                self._next = i
+                return peer
+        return None
+
+    def send(self, msg) -> Peer | None:
+        peer = self.pick()
+        if peer is not None:
+            peer.out.write(msg)
+        return peer
+
+    def can_send(self) -> bool:
+        return any(not p.out.full() for p in self.peers)
+
+
+def fair_recv(ready: deque) -> tuple[Peer | None, object]:
+    """Pop the next item round-robin from the peers in ``ready``; (None, None) if none."""
+    while ready:
+        peer = ready.popleft()
+        pipe = peer.inp
+        q = pipe.q
+        if not q:
+            if pipe.rearm():
+                ready.append(peer)
+            continue
+        item = q.popleft()
+        if q:
+            ready.append(peer)
+        elif pipe.rearm():
+            ready.append(peer)
+        if pipe.writer_blocked:
+            pipe.released()
+        return peer, item
+    return None, None
+
+
+def fair_peek(ready: deque) -> bool:
+    """True if some ready peer has an item (drops peers that turned out to be empty)."""
+    while ready:
+        peer = ready[0]
+        if peer.inp.q:
+            return True
+        ready.popleft()
+        if peer.inp.rearm():
+            ready.append(peer)
+    return False
+
+
+class Distributor:
+    """Fan-out: a message goes to every matching peer that is not at its mark."""
+
+    __slots__ = ("peers", "dropped")
+
+    def __init__(self) -> None:
+        self.peers: list[Peer] = []
+        self.dropped = 0  # messages a slow peer lost at its high-water mark
+
+    def attach(self, peer: Peer) -> None:
+        self.peers.append(peer)
+
+    def detach(self, peer: Peer) -> None:
+        try:
+            self.peers.remove(peer)
+        except ValueError:
+            pass
+
+    def send_to(self, peers, msg) -> None:
+        for peer in peers:
+            out = peer.out
+            if out.hwm and len(out.q) >= out.hwm:
+                self.dropped += 1
+                continue
+            out.write(msg)
+
+    def all_writable(self, peers) -> bool:
+        return all(not p.out.full() for p in peers)

@@ -1,0 +1,530 @@
+"""Each socket type as a small composition of the strategies (RFC 28-31).
+
+A pattern object lives in the socket's thread.  ``send(msg)`` returns False when it would
+block (the socket then waits or raises ``Again``); ``recv()`` returns a message or None.
+Errors of use (``EFSM``, ``ENOTSUP``, ``EHOSTUNREACH``) are raised as ``ZMQError``.
+Inbound items come from the socket's ready deque through :func:`fair_recv`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import deque
+
+from purezmq import constants as C
+from purezmq.error import ZMQError
+from purezmq.patterns.strategies import Distributor, LoadBalancer, fair_peek, fair_recv
+from purezmq.patterns.subscriptions import Subscriptions
+from purezmq.plumbing.pipe import Peer
+from purezmq.zmtp.events import Subscription
+
+_U32 = struct.Struct(">I")
+
+
+class Pattern:
+    """Defaults: a type that neither sends nor receives."""
+
+    name = ""
+    attach_early = True  # connect-side peers exist before the handshake (messages queue)
+    max_peers = 0  # 0: any number
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.ready: deque = sock._ready
+
+    def attach(self, peer: Peer) -> bool:
+        """Take a new peer; False refuses it (the connection is dropped)."""
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        pass
+
+    def hiccup(self, peer: Peer) -> None:
+        """The peer's connection was re-established (a session reconnected)."""
+
+    def send(self, msg: list) -> bool:
+        raise ZMQError(C.ENOTSUP)
+
+    def recv(self) -> list | None:
+        raise ZMQError(C.ENOTSUP)
+
+    def can_send(self) -> bool:
+        return False
+
+    def can_recv(self) -> bool:
+        return False
+
+    def setsockopt(self, option: int, value) -> bool:
+        """Pattern-specific options; True if handled."""
+        return False
+
+
+class _LbFq(Pattern):
+    """Load-balance out, fair-queue in: the shape of DEALER, PUSH, PULL."""
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.lb = LoadBalancer()
+
+    def attach(self, peer: Peer) -> bool:
+        self.lb.attach(peer)
+        if self.sock.options.get(C.PROBE_ROUTER):
+            peer.out.write([b""])
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        self.lb.detach(peer)
+
+    def send(self, msg: list) -> bool:
+        return self.lb.send(msg) is not None
+
+    def recv(self) -> list | None:
+        return fair_recv(self.ready)[1]
+
+    def can_send(self) -> bool:
+        return self.lb.can_send()
+
+    def can_recv(self) -> bool:
+        return fair_peek(self.ready)
+
+
+class Dealer(_LbFq):
+    name = "DEALER"
+
+
+class Push(_LbFq):
+    name = "PUSH"
+
+    def recv(self) -> list | None:
+        raise ZMQError(C.ENOTSUP)
+
+    def can_recv(self) -> bool:
+        return False
+
+
+class Pull(_LbFq):
+    name = "PULL"
+
+    def send(self, msg: list) -> bool:
+        raise ZMQError(C.ENOTSUP)
+
+    def can_send(self) -> bool:
+        return False
+
+
+class Pair(_LbFq):
+    name = "PAIR"
+    max_peers = 1
+
+    def attach(self, peer: Peer) -> bool:
+        if self.lb.peers:
+            return False
+        return super().attach(peer)
+
+
+class Req(Pattern):
+    """Strict send/recv alternation over a load-balancer; replies only from the asked peer."""
+
+    name = "REQ"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.lb = LoadBalancer()
+        self.expect_reply = False
+        self.reply_peer: Peer | None = None
+        self.request_id = int.from_bytes(os.urandom(4), "big")
+
+    def attach(self, peer: Peer) -> bool:
+        self.lb.attach(peer)
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        self.lb.detach(peer)
+        if peer is self.reply_peer and self.sock.options.get(C.REQ_RELAXED):
+            self.reply_peer = None
+
+    def send(self, msg: list) -> bool:
+        opts = self.sock.options
+        if self.expect_reply and not opts.get(C.REQ_RELAXED):
+            raise ZMQError(C.EFSM)
+        peer = self.lb.pick()
+        if peer is None:
+            return False
+        if opts.get(C.REQ_CORRELATE):
+            self.request_id = (self.request_id + 1) & 0xFFFFFFFF
+            peer.out.write([_U32.pack(self.request_id), b"", *msg])
+        else:
+            peer.out.write([b"", *msg])
+        self.reply_peer = peer
+        self.expect_reply = True
+        return True
+
+    def recv(self) -> list | None:
+        if not self.expect_reply:
+            raise ZMQError(C.EFSM)
+        correlate = self.sock.options.get(C.REQ_CORRELATE)
+        while True:
+            peer, msg = fair_recv(self.ready)
+            if peer is None:
+                return None
+            if peer is not self.reply_peer or msg.__class__ is not list:
+                continue  # a late reply to an earlier request, or from another peer
+            if correlate:
+                if len(msg) < 2 or msg[0] != _U32.pack(self.request_id) or len(msg[1]):
+                    continue
+                body = msg[2:]
+            else:
+                if len(msg) < 2 or len(msg[0]):
+                    continue
+                body = msg[1:]
+            self.expect_reply = False
+            self.reply_peer = None
+            return body
+
+    def can_send(self) -> bool:
+        if self.expect_reply and not self.sock.options.get(C.REQ_RELAXED):
+            return False
+        return self.lb.can_send()
+
+    def can_recv(self) -> bool:
+        return self.expect_reply and fair_peek(self.ready)
+
+
+class Rep(Pattern):
+    """Receives a request with its envelope, sends the reply back along it."""
+
+    name = "REP"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.peers: list[Peer] = []
+        self.reply_to: Peer | None = None
+        self.envelope: list = []
+        self.replying = False
+
+    def attach(self, peer: Peer) -> bool:
+        self.peers.append(peer)
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        if peer in self.peers:
+            self.peers.remove(peer)
+
+    def recv(self) -> list | None:
+        if self.replying:
+            raise ZMQError(C.EFSM)
+        while True:
+            peer, msg = fair_recv(self.ready)
+            if peer is None:
+                return None
+            if msg.__class__ is not list:
+                continue
+            for i, frame in enumerate(msg):  # noqa: B007 (i is used below)
+                if not len(frame):
+                    break
+            else:
+                continue  # no delimiter: not a request, drop it
+            self.envelope = msg[: i + 1]
+            self.reply_to = peer
+            self.replying = True
+            return msg[i + 1 :]
+
+    def send(self, msg: list) -> bool:
+        if not self.replying:
+            raise ZMQError(C.EFSM)
+        peer = self.reply_to
+        if peer is not None and peer in self.peers and not peer.out.full():
+            peer.out.write(self.envelope + msg)
+        # A reply to a peer that left or is full is dropped, as libzmq does.
+        self.replying = False
+        self.reply_to = None
+        self.envelope = []
+        return True
+
+    def can_send(self) -> bool:
+        return self.replying
+
+    def can_recv(self) -> bool:
+        return not self.replying and fair_peek(self.ready)
+
+
+class Router(Pattern):
+    """Fair-queue in with the peer's routing id prepended; route out by the first frame."""
+
+    name = "ROUTER"
+    attach_early = False
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.by_id: dict[bytes, Peer] = {}
+        self.next_id = int.from_bytes(os.urandom(4), "big")
+
+    def _new_id(self) -> bytes:
+        self.next_id = (self.next_id + 1) & 0xFFFFFFFF
+        return b"\x00" + _U32.pack(self.next_id)
+
+    def attach(self, peer: Peer) -> bool:
+        rid = peer.routing_id
+        if not rid:
+            rid = self._new_id()
+            while rid in self.by_id:
+                rid = self._new_id()
+        elif rid in self.by_id:
+            if not self.sock.options.get(C.ROUTER_HANDOVER):
+                return False
+            old = self.by_id.pop(rid)
+            self.sock._drop_peer(old)
+        peer.routing_id = rid
+        self.by_id[rid] = peer
+        if self.sock.options.get(C.PROBE_ROUTER):
+            peer.out.write([b""])
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        if self.by_id.get(peer.routing_id) is peer:
+            del self.by_id[peer.routing_id]
+
+    def recv(self) -> list | None:
+        while True:
+            peer, msg = fair_recv(self.ready)
+            if peer is None:
+                return None
+            if msg.__class__ is list:
+                return [peer.routing_id, *msg]
+
+    def send(self, msg: list) -> bool:
+        if len(msg) < 2:
+            return True  # nothing to route: dropped, as libzmq drops it
+        rid = msg[0]
+        peer = self.by_id.get(rid if rid.__class__ is bytes else bytes(rid))
+        mandatory = self.sock.options.get(C.ROUTER_MANDATORY)
+        if peer is None:
+            if mandatory:
+                raise ZMQError(C.EHOSTUNREACH)
+            return True
+        if peer.out.full():
+            if mandatory:
+                return False
+            return True
+        peer.out.write(msg[1:])
+        return True
+
+    def can_send(self) -> bool:
+        return True
+
+    def can_recv(self) -> bool:
+        return fair_peek(self.ready)
+
+
+class Pub(Pattern):
+    """Fan-out filtered by the subscriptions each peer sent; never blocks (drops instead)."""
+
+    name = "PUB"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.dist = Distributor()
+        self.subs = Subscriptions()
+        self.pending: deque = deque()  # subscription messages for XPUB's recv
+
+    def attach(self, peer: Peer) -> bool:
+        self.dist.attach(peer)
+        welcome = self.sock.options.get(C.XPUB_WELCOME_MSG)
+        if welcome:
+            peer.out.write([welcome])
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        self.dist.detach(peer)
+        for topic in self.subs.remove_peer(peer):
+            self._notify(False, topic, True)
+
+    def _notify(self, subscribe: bool, topic: bytes, changed: bool) -> None:
+        """XPUB reports subscriptions to the application; PUB ignores them."""
+
+    def _apply(self, peer: Peer, item) -> None:
+        if item.__class__ is Subscription:
+            if item.subscribe:
+                self._notify(True, item.topic, self.subs.add(item.topic, peer))
+            else:
+                self._notify(False, item.topic, self.subs.remove(item.topic, peer))
+
+    def _drain(self) -> None:
+        ready = self.ready
+        while ready:
+            peer, item = fair_recv(ready)
+            if peer is None:
+                return
+            self._apply(peer, item)
+
+    def send(self, msg: list) -> bool:
+        if self.ready:
+            self._drain()
+        topic = msg[0]
+        if topic.__class__ is not bytes:
+            topic = bytes(topic)
+        peers = self.subs.match_peers(topic)
+        if not peers:
+            return True
+        if self.sock.options.get(C.XPUB_NODROP) and not self.dist.all_writable(peers):
+            return False
+        self.dist.send_to(peers, msg)
+        return True
+
+    def can_send(self) -> bool:
+        return True
+
+
+class XPub(Pub):
+    """PUB that hands subscriptions to the application (``\\x01topic`` / ``\\x00topic``)."""
+
+    name = "XPUB"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.last_peer: Peer | None = None
+
+    def _notify(self, subscribe: bool, topic: bytes, changed: bool) -> None:
+        opts = self.sock.options
+        if subscribe:
+            if changed or opts.get(C.XPUB_VERBOSE) or opts.get(C.XPUB_VERBOSER):
+                self.pending.append([b"\x01" + topic])
+        elif changed or opts.get(C.XPUB_VERBOSER):
+            self.pending.append([b"\x00" + topic])
+
+    def _apply(self, peer: Peer, item) -> None:
+        if item.__class__ is Subscription and self.sock.options.get(C.XPUB_MANUAL):
+            self.last_peer = peer
+            self.pending.append([(b"\x01" if item.subscribe else b"\x00") + item.topic])
+            return
+        if item.__class__ is list:
+            self.pending.append(item)  # a plain message from an XSUB user
+            return
+        super()._apply(peer, item)
+
+    def recv(self) -> list | None:
+        if not self.pending:
+            self._drain()
+        if self.pending:
+            return self.pending.popleft()
+        return None
+
+    def can_recv(self) -> bool:
+        return bool(self.pending) or fair_peek(self.ready)
+
+    def setsockopt(self, option: int, value) -> bool:
+        if option in (C.SUBSCRIBE, C.UNSUBSCRIBE) and self.sock.options.get(C.XPUB_MANUAL):
+            peer = self.last_peer
+            if peer is not None:
+                if option == C.SUBSCRIBE:
+                    self.subs.add(bytes(value), peer)
+                else:
+                    self.subs.remove(bytes(value), peer)
+            return True
+        return False
+
+
+class XSub(Pattern):
+    """Fair-queue in; subscriptions out to every publisher, re-sent on reconnect."""
+
+    name = "XSUB"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.dist = Distributor()
+        self.subs = Subscriptions()
+
+    def attach(self, peer: Peer) -> bool:
+        self.dist.attach(peer)
+        self.hiccup(peer)
+        return True
+
+    def hiccup(self, peer: Peer) -> None:
+        for topic in self.subs.topics():
+            peer.out.write(Subscription(topic, True))
+
+    def detach(self, peer: Peer) -> None:
+        self.dist.detach(peer)
+
+    def subscribe(self, topic: bytes, on: bool) -> None:
+        if on:
+            if not self.subs.add(topic):
+                return
+        elif not self.subs.remove(topic):
+            return
+        item = Subscription(topic, on)
+        for peer in self.dist.peers:
+            peer.out.write(item)  # subscriptions are never dropped
+
+    def send(self, msg: list) -> bool:
+        first = msg[0]
+        if len(msg) == 1 and len(first) and first[0] in (0, 1):
+            self.subscribe(bytes(first[1:]), first[0] == 1)
+            return True
+        self.dist.send_to(self.dist.peers, msg)
+        return True
+
+    def recv(self) -> list | None:
+        while True:
+            peer, msg = fair_recv(self.ready)
+            if peer is None:
+                return None
+            if msg.__class__ is list:
+                return msg
+
+    def can_send(self) -> bool:
+        return True
+
+    def can_recv(self) -> bool:
+        return fair_peek(self.ready)
+
+
+class Sub(XSub):
+    """XSUB that filters what arrives and takes subscriptions as socket options."""
+
+    name = "SUB"
+
+    def send(self, msg: list) -> bool:
+        raise ZMQError(C.ENOTSUP)
+
+    def can_send(self) -> bool:
+        return False
+
+    def setsockopt(self, option: int, value) -> bool:
+        if option == C.SUBSCRIBE:
+            self.subscribe(bytes(value), True)
+            return True
+        if option == C.UNSUBSCRIBE:
+            self.subscribe(bytes(value), False)
+            return True
+        return False
+
+    def recv(self) -> list | None:
+        subs = self.subs
+        invert = self.sock.options.get(C.INVERT_MATCHING)
+        while True:
+            peer, msg = fair_recv(self.ready)
+            if peer is None:
+                return None
+            if msg.__class__ is list and subs.matches(msg[0]) != bool(invert):
+                return msg
+
+    def can_recv(self) -> bool:
+        # Peeking would need filtering; report what may be there and let recv decide.
+        return fair_peek(self.ready)
+
+
+PATTERNS: dict[int, type[Pattern]] = {
+    C.PAIR: Pair,
+    C.PUB: Pub,
+    C.SUB: Sub,
+    C.REQ: Req,
+    C.REP: Rep,
+    C.DEALER: Dealer,
+    C.ROUTER: Router,
+    C.PULL: Pull,
+    C.PUSH: Push,
+    C.XPUB: XPub,
+    C.XSUB: XSub,
+}

@@ -1,0 +1,1 @@
+"""The only objects shared between threads: pipes and wakers."""

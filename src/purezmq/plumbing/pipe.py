@@ -1,0 +1,155 @@
+"""A one-way message queue between two threads, with high- and low-water marks.
+
+Theory of operation.  A :class:`Pipe` has exactly one writer and one reader, usually in
+different threads (a socket in the caller's thread, an engine in the I/O thread; or two
+sockets for inproc).  The queue is a :class:`collections.deque`, whose ``append`` and
+``popleft`` are atomic under the GIL, so the hot path takes no lock.
+
+Wake-ups happen only on edges, through two flags with a double check:
+
+* ``armed``: the reader found the queue empty and wants to hear about the next message.
+  A writer that appends and sees ``armed`` clears it and calls ``on_readable(pipe)``.
+  The reader sets ``armed`` *then* looks at the queue again, so a message appended
+  in between is never missed (at worst a wake-up is spurious, which readers tolerate).
+* ``writer_blocked``: the writer found the queue at its high-water mark.  A reader that
+  pops below the low-water mark clears it and calls ``on_writable(pipe)``.
+
+Items are whole messages (``list`` of frames) or control items such as
+:class:`purezmq.zmtp.events.Subscription`; a pipe never splits a message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+
+def _nothing(pipe: Pipe) -> None:
+    return None
+
+
+class Pipe:
+    """One direction of a connection between a socket and its peer."""
+
+    __slots__ = (
+        "q",
+        "hwm",
+        "lwm",
+        "armed",
+        "writer_blocked",
+        "on_readable",
+        "on_writable",
+        "closed",
+        "__weakref__",
+    )
+
+    def __init__(self, hwm: int = 1000) -> None:
+        self.q: deque = deque()
+        self.set_hwm(hwm)
+        self.armed = True
+        self.writer_blocked = False
+        self.on_readable: Callable[[Pipe], None] = _nothing
+        self.on_writable: Callable[[Pipe], None] = _nothing
+        self.closed = False
+
+    def set_hwm(self, hwm: int) -> None:
+        """``hwm`` <= 0 means no limit, as in libzmq."""
+        self.hwm = hwm if hwm > 0 else 0
+        self.lwm = (self.hwm + 1) // 2 if self.hwm else 0
+
+    # -- writer side -------------------------------------------------------------------
+    def full(self) -> bool:
+        """True (and ask for a wake-up) when a write would pass the high-water mark."""
+        hwm = self.hwm
+        if hwm and len(self.q) >= hwm:
+            self.writer_blocked = True
+            if len(self.q) >= hwm:
+                return True
+            self.writer_blocked = False
+        return False
+
+    def write(self, item) -> None:
+        """Append one item (the caller checked :meth:`full` if it cares about the mark)."""
+        self.q.append(item)
+        if self.armed:
+            self.armed = False
+            self.on_readable(self)
+
+    def write_many(self, items) -> None:
+        """Append a batch with a single wake-up."""
+        self.q.extend(items)
+        if self.armed and self.q:
+            self.armed = False
+            self.on_readable(self)
+
+    # -- reader side -------------------------------------------------------------------
+    def read(self):
+        """Pop one item, or None when empty (then the pipe is armed for the next one)."""
+        q = self.q
+        try:
+            item = q.popleft()
+        except IndexError:
+            self.armed = True
+            if not q:
+                return None
+            self.armed = False
+            item = q.popleft()
+        if self.writer_blocked and len(q) <= self.lwm:
+            self.writer_blocked = False
+            self.on_writable(self)
+        return item
+
+    def rearm(self) -> bool:
+        """Arm for the next item; True if an item is already there (then stay disarmed)."""
+        self.armed = True
+        if self.q:
+            self.armed = False
+            return True
+        return False
+
+    def released(self) -> None:
+        """Tell a blocked writer the reader took items out (after a batch of pops)."""
+        if self.writer_blocked and len(self.q) <= self.lwm:
+            self.writer_blocked = False
+            self.on_writable(self)
+
+    def __len__(self) -> int:
+        return len(self.q)
+
+
+class Peer:
+    """A socket's view of one connected peer: the pipe in each direction and its identity.
+
+    For tcp and ipc the other end of both pipes is a stream engine (through a session that
+    outlives reconnects); for inproc it is the peer socket's own :class:`Peer`.
+    """
+
+    __slots__ = (
+        "inp",
+        "out",
+        "routing_id",
+        "properties",
+        "active",
+        "attached",
+        "endpoint",
+        "session",
+        "user_id",
+        "attached_early",
+        "__weakref__",
+    )
+
+    def __init__(self, inp: Pipe, out: Pipe, endpoint: str = "") -> None:
+        self.inp = inp
+        self.out = out
+        self.routing_id: bytes = b""
+        self.properties: dict[str, bytes] = {}
+        self.active = True  # the pattern may send to it
+        self.attached = False
+        self.endpoint = endpoint
+        self.session = None
+        self.user_id = b""
+        self.attached_early = False  # created at connect(), survives reconnects
+
+    def __repr__(self) -> str:
+        rid = self.routing_id
+        return f"<Peer {self.endpoint} id={rid!r} in={len(self.inp)} out={len(self.out)}>"

@@ -1,0 +1,1 @@
+"""pyzmq's public classes (``Socket``, ``Frame``, ``Poller``) over the socket core."""

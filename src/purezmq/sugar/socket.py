@@ -1,0 +1,332 @@
+"""``purezmq.Socket``: pyzmq's socket API over :class:`purezmq.core.socket.SocketBase`."""
+
+from __future__ import annotations
+
+import errno as _errno
+import json
+import pickle
+import random
+from typing import Any
+
+from purezmq import constants as C
+from purezmq.core.context import Context
+from purezmq.core.socket import SocketBase
+from purezmq.error import Again, ZMQBindError, ZMQError
+from purezmq.sugar.frame import _DONE, Frame, MessageTracker
+
+_BYTES_LIKE = (bytearray, memoryview)
+
+
+def _as_bytes(data: Any) -> bytes:
+    cls = data.__class__
+    if cls is bytes:
+        return data
+    if cls is Frame:
+        return data._data
+    if isinstance(data, str):
+        raise TypeError("unicode not allowed, use send_string")
+    if isinstance(data, Frame):
+        return data._data
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(f"expected bytes or a buffer, got {data!r}") from None
+
+
+class Socket(SocketBase):
+    """A ZeroMQ socket with pyzmq's API.  Not thread-safe, as in pyzmq."""
+
+    _shadow = False
+
+    def __init__(
+        self, ctx_or_socket: Any = None, socket_type: int = 0, *, shadow: int = 0,
+        copy_threshold: int | None = None,
+    ) -> None:
+        if ctx_or_socket is None:
+            ctx_or_socket = Context.instance()
+        super().__init__(ctx_or_socket, int(socket_type))
+        self.copy_threshold = copy_threshold or 65536
+        ctx_or_socket._register(self)
+
+    @property
+    def context(self) -> Context:
+        return self.ctx
+
+    @property
+    def socket_type(self) -> int:
+        return self._socket_type
+
+    @property
+    def underlying(self) -> int:
+        return id(self)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        closed = " closed" if self.closed else ""
+        return f"<purezmq.Socket({self.type_name}){closed} at {hex(id(self))}>"
+
+    # -- options -------------------------------------------------------------------------
+    def set(self, option: int, optval: Any) -> None:
+        self.setsockopt(option, optval)
+
+    def get(self, option: int) -> Any:
+        return self.getsockopt(option)
+
+    def setsockopt_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        if not isinstance(optval, str):
+            raise TypeError(f"strings only, not {type(optval)}")
+        self.setsockopt(option, optval.encode(encoding))
+
+    set_string = setsockopt_string
+
+    def getsockopt_string(self, option: int, encoding: str = "utf-8") -> str:
+        if C.OPTION_TYPES.get(int(option)) != "bytes":
+            raise TypeError(f"option {option} will not return a string to be decoded")
+        return self.getsockopt(option).decode(encoding)
+
+    get_string = getsockopt_string
+
+    def get_hwm(self) -> int:
+        return self.getsockopt(C.SNDHWM)
+
+    def set_hwm(self, value: int) -> None:
+        self.setsockopt(C.SNDHWM, value)
+        self.setsockopt(C.RCVHWM, value)
+
+    hwm = property(get_hwm, set_hwm)
+
+    def subscribe(self, topic: str | bytes) -> None:
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(C.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: str | bytes) -> None:
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(C.UNSUBSCRIBE, topic)
+
+    def fileno(self) -> int:
+        return self.getsockopt(C.FD)
+
+    # -- endpoints -------------------------------------------------------------------------
+    def bind(self, addr: str) -> Socket:
+        super().bind(addr)
+        return self
+
+    def connect(self, addr: str) -> Socket:
+        super().connect(addr)
+        return self
+
+    def bind_to_random_port(
+        self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
+    ) -> int:
+        if min_port == 49152 and max_port == 65536:
+            self.bind(f"{addr}:*")
+            return int(self._last_endpoint.rsplit(":", 1)[-1])
+        for _ in range(max_tries):
+            port = random.randrange(min_port, max_port)
+            try:
+                self.bind(f"{addr}:{port}")
+            except ZMQError as e:
+                if e.errno not in (_errno.EADDRINUSE, _errno.EACCES):
+                    raise
+            else:
+                return port
+        raise ZMQBindError("Could not bind socket to random port.")
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
+        routing_id: int | None = None, group: str | None = None,
+    ) -> MessageTracker | None:
+        frame = data if data.__class__ is bytes else _as_bytes(data)
+        if flags & C.SNDMORE:
+            if not self._tx and flags & C.DONTWAIT and not self.pattern.can_send():
+                if self._mailbox:
+                    self._process()
+                if not self.pattern.can_send():
+                    raise Again()
+            self._tx.append(frame)
+        elif self._tx:
+            msg = self._tx
+            msg.append(frame)
+            self._tx = []
+            try:
+                self.send_msg(msg, flags)
+            except Again:
+                msg.pop()
+                self._tx = msg
+                raise
+        else:
+            self.send_msg([frame], flags)
+        return _DONE if track else None
+
+    def send_multipart(
+        self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
+    ) -> MessageTracker | None:
+        parts = [p if p.__class__ is bytes else _as_bytes(p) for p in msg_parts]
+        if not parts:
+            raise ZMQError(C.EINVAL)
+        if self._tx:
+            parts = self._tx + parts
+            self._tx = []
+        self.send_msg(parts, flags & ~C.SNDMORE) if not flags & C.SNDMORE else self._tx.extend(
+            parts
+        )
+        return _DONE if track else None
+
+    def send_string(
+        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
+    ) -> MessageTracker | None:
+        if not isinstance(u, str):
+            raise TypeError("str objects only")
+        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+
+    send_unicode = send_string
+
+    def send_pyobj(
+        self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any
+    ) -> MessageTracker | None:
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> MessageTracker | None:
+        send_kwargs = {k: kwargs.pop(k) for k in ("copy", "track", "routing_id", "group")
+                       if k in kwargs}
+        data = json.dumps(obj, separators=(",", ":"), **kwargs).encode("utf-8")
+        return self.send(data, flags=flags, **send_kwargs)
+
+    def send_serialized(
+        self, msg: Any, serialize: Any, flags: int = 0, copy: bool = True, **kwargs: Any
+    ) -> MessageTracker | None:
+        return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+    # -- receiving -------------------------------------------------------------------------
+    def _next_frame(self, flags: int) -> bytes:
+        rx = self._rx
+        if rx is not None:
+            frame = rx.pop()
+            if not rx:
+                self._rx = None
+                self._rcvmore = False
+            return frame
+        msg = self.recv_msg(flags)
+        if len(msg) == 1:
+            self._rcvmore = False
+            return msg[0]
+        msg.reverse()
+        frame = msg.pop()
+        self._rx = msg
+        self._rcvmore = True
+        return frame
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        frame = self._next_frame(flags)
+        if copy:
+            return frame
+        f = Frame(frame)
+        f.more = self._rcvmore
+        peer = self.last_peer
+        if peer is not None:
+            f._props = peer.properties
+        return f
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list:
+        rx = self._rx
+        if rx is not None:
+            rx.reverse()
+            msg = rx
+            self._rx = None
+            self._rcvmore = False
+        else:
+            msg = self.recv_msg(flags)
+        if copy:
+            return msg
+        frames = []
+        last = len(msg) - 1
+        props = self.last_peer.properties if self.last_peer is not None else None
+        for i, data in enumerate(msg):
+            f = Frame(data)
+            f.more = i < last
+            f._props = props
+            frames.append(f)
+        return frames
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        return self._next_frame(flags).decode(encoding)
+
+    recv_unicode = recv_string
+
+    def recv_pyobj(self, flags: int = 0) -> Any:
+        return pickle.loads(self._next_frame(flags))
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self._next_frame(flags).decode("utf-8"), **kwargs)
+
+    def recv_serialized(self, deserialize: Any, flags: int = 0, copy: bool = True) -> Any:
+        return deserialize(self.recv_multipart(flags, copy=copy))
+
+    # -- polling -------------------------------------------------------------------------
+    def poll(self, timeout: int | None = None, flags: int = C.POLLIN) -> int:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        from purezmq.sugar.poll import Poller
+
+        p = Poller()
+        p.register(self, flags)
+        evts = dict(p.poll(timeout))
+        return evts.get(self, 0)
+
+    # -- monitor ---------------------------------------------------------------------------
+    def monitor(self, addr: str | None, events: int = C.EVENT_ALL) -> None:
+        if addr is None:
+            self.disable_monitor()
+            return
+        if not addr.startswith("inproc://"):
+            raise ZMQError(C.EPROTONOSUPPORT)
+        if self._monitor is not None:
+            self.disable_monitor()
+        mon = self.ctx.socket(C.PAIR, socket_class=SocketBase)
+        mon.setsockopt(C.LINGER, 0)
+        mon.bind(addr)
+        self._monitor_mask = int(events)
+        self._monitor = mon
+
+    def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
+        if addr is None:
+            addr = f"inproc://monitor.s-{id(self)}"
+        if events is None:
+            events = C.EVENT_ALL
+        self.monitor(addr, events)
+        self._monitor_socket = self.ctx.socket(C.PAIR)
+        self._monitor_socket.connect(addr)
+        return self._monitor_socket
+
+    def disable_monitor(self) -> None:
+        mon = self._monitor
+        if mon is not None:
+            self._event(C.EVENT_MONITOR_STOPPED, 0, "")
+            self._monitor = None
+            mon.close(0)
+
+
+def _option_property(option: C.SocketOption) -> property:
+    def fget(self: Socket) -> Any:
+        return self.getsockopt(option)
+
+    def fset(self: Socket, value: Any) -> None:
+        self.setsockopt(option, value)
+
+    return property(fget, fset, doc=f"The {option.name} socket option.")
+
+
+for _name, _opt in C.SocketOption.__members__.items():
+    _attr = _name.lower()
+    if not hasattr(Socket, _attr):
+        setattr(Socket, _attr, _option_property(_opt))
+
+Context._socket_class = Socket

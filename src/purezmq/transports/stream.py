@@ -1,0 +1,300 @@
+"""Listening and connecting for stream transports (tcp, ipc).
+
+A :class:`Listener` accepts connections and gives each a stream engine.  A
+:class:`Session` is the connecting side: it owns the peer (so messages queued while
+disconnected survive), connects, and reconnects with ``RECONNECT_IVL`` back-off whenever
+its engine goes away, until the socket closes or disconnects the endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+
+from purezmq import constants as C
+from purezmq.core.endpoint import Endpoint
+from purezmq.error import ZMQError
+from purezmq.io.engine import StreamEngine
+
+
+def _tune(sock: socket.socket, family: int, options) -> None:
+    sock.setblocking(False)
+    if family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if options.get(C.TCP_KEEPALIVE) == 1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt, name in (
+                (C.TCP_KEEPALIVE_IDLE, "TCP_KEEPIDLE"),
+                (C.TCP_KEEPALIVE_INTVL, "TCP_KEEPINTVL"),
+                (C.TCP_KEEPALIVE_CNT, "TCP_KEEPCNT"),
+            ):
+                value = options.get(opt)
+                if value > 0 and hasattr(socket, name):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+        tos = options.get(C.TOS)
+        if tos and family == socket.AF_INET:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+    for opt, name in ((C.SNDBUF, socket.SO_SNDBUF), (C.RCVBUF, socket.SO_RCVBUF)):
+        value = options.get(opt)
+        if value > 0:
+            sock.setsockopt(socket.SOL_SOCKET, name, value)
+
+
+def _peer_address(sock: socket.socket, family: int) -> str:
+    if family == socket.AF_UNIX:
+        return ""
+    try:
+        return sock.getpeername()[0]
+    except OSError:
+        return ""
+
+
+def _os_error(e: OSError) -> ZMQError:
+    code = e.errno or C.EINVAL
+    return ZMQError(code)
+
+
+class Listener:
+    """A bound, listening socket; lives on the I/O thread once started."""
+
+    def __init__(self, owner, ep: Endpoint) -> None:
+        self.owner = owner
+        self.ep = ep
+        self.engines: set[StreamEngine] = set()
+        self.closed = False
+        family = ep.family
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_UNIX:
+                path = ep.host
+                if not path.startswith("\0") and os.path.exists(path):
+                    self._remove_stale(path)
+                sock.bind(path)
+                self.endpoint = f"ipc://{ep.address}" if ep.address != "*" else f"ipc://{path}"
+                if ep.address == "*":
+                    self.endpoint = f"ipc://{path}"
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                host = ep.host
+                if host not in ("0.0.0.0", "::"):
+                    host = _resolve_bind(host, family)
+                sock.bind((host, ep.port))
+                addr = sock.getsockname()
+                shown = f"[{addr[0]}]" if family == socket.AF_INET6 else addr[0]
+                self.endpoint = f"tcp://{shown}:{addr[1]}"
+            sock.listen(max(owner.options.get(C.BACKLOG), 1))
+        except OSError as e:
+            sock.close()
+            owner._event(C.EVENT_BIND_FAILED, e.errno or 0, str(ep))
+            raise _os_error(e) from None
+        sock.setblocking(False)
+        self.sock = sock
+        self.path = ep.host if family == socket.AF_UNIX else None
+
+    @staticmethod
+    def _remove_stale(path: str) -> None:
+        """Replace a socket file left by a dead process; refuse one somebody listens on."""
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return
+        finally:
+            probe.close()
+        raise ZMQError(C.EADDRINUSE)
+
+    def start(self, reactor) -> None:
+        self.reactor = reactor
+        self.owner._io_objects.add(self)
+        reactor.add_reader(self.sock.fileno(), self._accept)
+        self.owner._event(C.EVENT_LISTENING, self.sock.fileno(), self.endpoint)
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                conn, _addr = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.owner._event(C.EVENT_ACCEPT_FAILED, e.errno or 0, self.endpoint)
+                return
+            family = self.ep.family
+            _tune(conn, family, self.owner.options)
+            self.owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
+            engine = StreamEngine(
+                self.reactor,
+                conn,
+                self.owner,
+                self.endpoint,
+                listener=self,
+                peer_address=_peer_address(conn, family),
+            )
+            self.engines.add(engine)
+
+    def terminate(self, deadline: float | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        fd = self.sock.fileno()
+        self.reactor.remove_reader(fd)
+        self.sock.close()
+        if self.path and not self.path.startswith("\0"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)
+        self.owner._io_done(self)
+
+    def close_engines(self, deadline: float | None) -> None:
+        for engine in list(self.engines):
+            engine.terminate(deadline)
+
+
+def _resolve_bind(host: str, family: int) -> str:
+    try:
+        infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ZMQError(C.ENODEV) from None
+    return infos[0][4][0]
+
+
+class Session:
+    """The connecting side of one endpoint; outlives its engines (see module docstring)."""
+
+    def __init__(self, owner, ep: Endpoint, endpoint: str, peer=None, connect_rid=b"") -> None:
+        self.owner = owner
+        self.ep = ep
+        self.endpoint = endpoint
+        self.peer = peer
+        self.connect_rid = connect_rid
+        self.engine: StreamEngine | None = None
+        self.closed = False
+        self._sock: socket.socket | None = None
+        self._timer = None
+        self._ivl = owner.options.get(C.RECONNECT_IVL)
+        self._connected_once = False
+
+    def start(self, reactor) -> None:
+        self.reactor = reactor
+        self.owner._io_objects.add(self)
+        self._attempt()
+
+    def _addresses(self):
+        ep = self.ep
+        if ep.family == socket.AF_UNIX:
+            return [(socket.AF_UNIX, ep.host)]
+        infos = socket.getaddrinfo(ep.host, ep.port, 0, socket.SOCK_STREAM)
+        if not self.owner.options.get(C.IPV6):
+            v4 = [i for i in infos if i[0] == socket.AF_INET]
+            infos = v4 or infos
+        return [(i[0], i[4]) for i in infos]
+
+    def _attempt(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        try:
+            family, addr = self._addresses()[0]
+        except (OSError, IndexError):
+            self._retry()
+            return
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        if self.ep.source is not None:
+            try:
+                sock.bind(self.ep.source)
+            except OSError:
+                sock.close()
+                self._retry()
+                return
+        rc = sock.connect_ex(addr)
+        self._family = family
+        self._sock = sock
+        if rc == 0:
+            self._connected()
+        elif rc in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            self.owner._event(C.EVENT_CONNECT_DELAYED, rc, self.endpoint)
+            self.reactor.add_writer(sock.fileno(), self._on_connect)
+        else:
+            sock.close()
+            self._sock = None
+            self._retry()
+
+    def _on_connect(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        self.reactor.remove_writer(sock.fileno())
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            sock.close()
+            self._sock = None
+            self._retry()
+            return
+        self._connected()
+
+    def _connected(self) -> None:
+        sock = self._sock
+        self._sock = None
+        if self.closed:
+            sock.close()
+            return
+        _tune(sock, self._family, self.owner.options)
+        self._ivl = self.owner.options.get(C.RECONNECT_IVL)
+        self.owner._event(C.EVENT_CONNECTED, sock.fileno(), self.endpoint)
+        self.engine = StreamEngine(
+            self.reactor,
+            sock,
+            self.owner,
+            self.endpoint,
+            session=self,
+            peer_address=_peer_address(sock, self._family),
+        )
+
+    def _retry(self) -> None:
+        if self.closed:
+            return
+        ivl = self._ivl
+        if ivl < 0:
+            return
+        self.owner._event(C.EVENT_CONNECT_RETRIED, ivl, self.endpoint)
+        self._timer = self.reactor.call_later(ivl / 1000.0, self._attempt)
+        ivl_max = self.owner.options.get(C.RECONNECT_IVL_MAX)
+        if ivl_max > ivl:
+            self._ivl = min(ivl * 2, ivl_max)
+
+    # -- called by the engine ----------------------------------------------------------
+    def engine_ready(self, engine: StreamEngine, peer) -> None:
+        self.peer = peer
+        self._connected_once = True
+
+    def engine_closed(self, engine: StreamEngine) -> None:
+        if engine is self.engine:
+            self.engine = None
+        peer = self.peer
+        if peer is not None and not peer.attached_early:
+            # IMMEDIATE (or a ROUTER peer): the peer lives only as long as the connection.
+            self.peer = None
+            self.owner._post(self.owner._detach, peer)
+        if not self.closed:
+            self._retry()
+
+    def terminate(self, deadline: float | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._sock is not None:
+            self.reactor.remove_writer(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        if self.engine is not None:
+            self.engine.terminate(deadline)
+        self.owner._io_done(self)

@@ -1,0 +1,449 @@
+"""One ZMTP 3.x connection as a pure state machine.
+
+Theory of operation.  A connection goes through three phases:
+
+``GREETING``   both sides send a 64-byte greeting at once (signature, version 3.1, the
+               mechanism name, the as-server flag).  We answer a pre-3.0 peer with a clean
+               protocol error rather than waiting for bytes that will never come.
+``HANDSHAKE``  only command frames are allowed; each goes to the security mechanism, whose
+               answers are queued for sending.  When the mechanism is ready, the peer's
+               Socket-Type is checked against ours and ``HandshakeSucceeded`` is emitted.
+``TRAFFIC``    data frames build messages (plain ``list`` s of frames); commands handle
+               heartbeats (PING/PONG) and subscriptions (SUBSCRIBE/CANCEL, which become
+               ``Subscription`` events, as do ZMTP 3.0 style ``\\x01topic`` messages when we
+               are a PUB or XPUB).
+
+Time is an argument: the driver passes ``now`` (seconds, monotonic) to :meth:`receive_data`
+and :meth:`handle_timer`, and asks :meth:`next_timer` when to call back.  Every failure is a
+:class:`ZmtpError`; after one the driver sends :meth:`data_to_send` (it may hold an ERROR
+command) and closes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from purezmq.zmtp.errors import ZmtpError
+from purezmq.zmtp.events import (
+    HandshakeSucceeded,
+    PeerErrorReceived,
+    Subscription,
+    ZapRequested,
+)
+from purezmq.zmtp.frames import COMMAND, LONG, MORE, encode_command, encode_messages, frame_header
+from purezmq.zmtp.mechanisms.base import Mechanism
+from purezmq.zmtp.metadata import get_property
+from purezmq.zmtp.sockettypes import compatible
+
+__all__ = ["ZmtpConnection", "ZmtpError"]
+
+GREETING_SIZE = 64
+_Q = struct.Struct(">Q")
+_H = struct.Struct(">H")
+_MAX_FRAME = (1 << 63) - 1
+# Frames at least this large are gathered as a list of chunks, never by re-concatenating.
+_BIG = 1 << 16
+# A command frame (handshake or traffic) larger than this is garbage, not a command.
+_MAX_COMMAND = 1 << 20
+
+_GREETING, _HANDSHAKE, _TRAFFIC, _CLOSED = range(4)
+
+
+def make_greeting(mechanism: bytes, as_server: bool, minor: int = 1) -> bytes:
+    """The 64-byte ZMTP 3.x greeting."""
+    return (
+        b"\xff" + b"\x00" * 7 + b"\x01\x7f"
+        + bytes((3, minor))
+        + mechanism.ljust(20, b"\x00")
+        + (b"\x01" if as_server else b"\x00")
+        + b"\x00" * 31
+    )
+
+
+class ZmtpConnection:
+    """The protocol state of one connection; see the module docstring."""
+
+    def __init__(
+        self,
+        socket_type: str,
+        mechanism: Mechanism,
+        *,
+        identity: bytes = b"",
+        maxmsgsize: int = -1,
+        heartbeat_ivl: float = 0.0,
+        heartbeat_ttl: float = 0.0,
+        heartbeat_timeout: float | None = None,
+        handshake_ivl: float = 30.0,
+        now: float = 0.0,
+        metadata: dict[str, bytes] | None = None,
+    ) -> None:
+        self.socket_type = socket_type
+        self.mechanism = mechanism
+        self.maxmsgsize = maxmsgsize
+        self.peer_minor = 1
+        self.peer_properties: dict[str, bytes] = {}
+        self._state = _GREETING
+        self._out: list[bytes] = [
+            make_greeting(mechanism.name, mechanism.as_server and mechanism.name != b"NULL")
+        ]
+        self._buf = b""
+        self._big_parts: list[bytes] = []
+        self._big_left = 0
+        self._big_flags = 0
+        self._cur: list[bytes] = []
+        self._cur_size = 0
+        self._sub_in = socket_type in ("PUB", "XPUB")
+        self._sub_out = socket_type in ("SUB", "XSUB")
+        props = {"Socket-Type": socket_type.encode()}
+        if socket_type in ("REQ", "DEALER", "ROUTER") or identity:
+            props["Identity"] = identity
+        if metadata:
+            props.update(metadata)
+        mechanism.metadata = props
+        # timers
+        self._hb_ivl = heartbeat_ivl
+        self._hb_ttl = heartbeat_ttl
+        self._hb_timeout = heartbeat_timeout if heartbeat_timeout is not None else heartbeat_ivl
+        self._handshake_deadline = now + handshake_ivl if handshake_ivl > 0 else None
+        self._next_ping: float | None = None
+        self._ping_deadline: float | None = None
+        self._remote_ttl = 0.0
+        self._last_recv = now
+
+    # -- output ------------------------------------------------------------------------
+    def data_to_send(self) -> bytes:
+        """Protocol bytes queued for the peer (greeting, handshake, PONG, ERROR)."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out = []
+        return data
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
+
+    def encode(self, msgs, out: list) -> int:
+        """Append the wire form of queued pipe items (messages, subscriptions) to ``out``."""
+        if self._out:
+            out.extend(self._out)
+            self._out = []
+        if self.mechanism.encrypts or self._sub_out:
+            return self._encode_items(msgs, out)
+        return encode_messages(msgs, out)
+
+    def _encode_items(self, msgs, out: list) -> int:
+        total = 0
+        mech = self.mechanism
+        for m in msgs:
+            if m.__class__ is Subscription:
+                if self.peer_minor >= 1:
+                    name = b"SUBSCRIBE" if m.subscribe else b"CANCEL"
+                    if mech.encrypts:
+                        m = [name + m.topic]  # boxed as a message, see below
+                        body = bytes((len(name),)) + m[0]
+                        chunk = encode_command(b"MESSAGE", mech.encrypt(COMMAND, body))
+                        out.append(chunk)
+                        total += len(chunk)
+                        continue
+                    chunk = encode_command(name, m.topic)
+                    out.append(chunk)
+                    total += len(chunk)
+                    continue
+                m = [(b"\x01" if m.subscribe else b"\x00") + m.topic]
+            if mech.encrypts:
+                last = len(m) - 1
+                for i, frame in enumerate(m):
+                    chunk = encode_command(b"MESSAGE", mech.encrypt(MORE if i < last else 0, frame))
+                    out.append(chunk)
+                    total += len(chunk)
+            else:
+                total += encode_messages((m,), out)
+        return total
+
+    def send_command(self, name: bytes, data: bytes = b"") -> None:
+        """Queue a command (PING, ERROR, ...) for the peer."""
+        if self.mechanism.encrypts and self._state == _TRAFFIC:
+            body = bytes((len(name),)) + name + data
+            self._out.append(encode_command(b"MESSAGE", self.mechanism.encrypt(COMMAND, body)))
+        else:
+            self._out.append(encode_command(name, data))
+
+    def send_error(self, reason: str) -> None:
+        """Queue an ERROR command (best effort: the driver closes right after)."""
+        raw = reason.encode("utf-8", "replace")[:255]
+        self._out.append(encode_command(b"ERROR", bytes((len(raw),)) + raw))
+
+    # -- input -------------------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float = 0.0) -> list:
+        """Feed bytes from the peer; return events (messages are plain lists of frames)."""
+        if self._state == _CLOSED:
+            raise ZmtpError("connection is closed", kind="protocol")
+        self._last_recv = now
+        self._ping_deadline = None
+        events: list = []
+        if self._big_left:
+            n = len(data)
+            if n < self._big_left:
+                self._big_parts.append(data)
+                self._big_left -= n
+                return events
+            self._big_parts.append(data[: self._big_left])
+            data = data[self._big_left :]
+            self._big_left = 0
+            body = b"".join(self._big_parts)
+            self._big_parts = []
+            self._frame(self._big_flags, body, events)
+        buf = self._buf + data if self._buf else data
+        if self._state == _GREETING:
+            buf = self._greeting(buf, events)
+            if self._state == _GREETING:
+                self._buf = buf
+                return events
+        n = len(buf)
+        pos = 0
+        cur = self._cur
+        sub_in = self._sub_in
+        traffic = self._state == _TRAFFIC and not self.mechanism.encrypts
+        maxsize = self.maxmsgsize
+        while n - pos >= 2:
+            flags = buf[pos]
+            if flags & LONG:
+                if n - pos < 9:
+                    break
+                (size,) = _Q.unpack_from(buf, pos + 1)
+                start = pos + 9
+            else:
+                size = buf[pos + 1]
+                start = pos + 2
+            if size > 255 or flags & COMMAND:
+                self._check_size(flags, size)
+            end = start + size
+            if end > n:
+                if size >= _BIG:
+                    self._big_parts = [buf[start:]]
+                    self._big_left = end - n
+                    self._big_flags = flags
+                    pos = n
+                break
+            body = buf[start:end]
+            pos = end
+            if traffic and not flags & COMMAND:
+                if maxsize >= 0 and size > maxsize:
+                    self._fail_size(size)
+                cur.append(body)
+                if not flags & MORE:
+                    if sub_in and len(cur) == 1 and body[:1] in (b"\x01", b"\x00"):
+                        events.append(Subscription(body[1:], body[0] == 1))
+                    else:
+                        events.append(cur)
+                    cur = self._cur = []
+                continue
+            self._cur = cur
+            self._frame(flags, body, events)
+            cur = self._cur
+            traffic = self._state == _TRAFFIC and not self.mechanism.encrypts
+        self._cur = cur
+        self._buf = buf[pos:] if pos < n else b""
+        return events
+
+    def _check_size(self, flags: int, size: int) -> None:
+        if size > _MAX_FRAME:
+            raise ZmtpError("frame size out of range", kind="protocol")
+        if flags & COMMAND:
+            if flags & MORE:
+                raise ZmtpError("command frame with MORE flag", kind="protocol")
+            if size > _MAX_COMMAND and not (self._state == _TRAFFIC and self.mechanism.encrypts):
+                raise ZmtpError("command frame too large", kind="protocol")
+        elif self._state != _TRAFFIC:
+            raise ZmtpError("message frame before handshake completed", kind="protocol")
+        if self.maxmsgsize >= 0 and size > self.maxmsgsize + (64 if self.mechanism.encrypts else 0):
+            self._fail_size(size)
+
+    def _fail_size(self, size: int) -> None:
+        raise ZmtpError(f"frame of {size} bytes exceeds MAXMSGSIZE", kind="protocol")
+
+    def _greeting(self, buf: bytes, events: list) -> bytes:
+        n = len(buf)
+        if n >= 1 and buf[0] != 0xFF:
+            raise ZmtpError("not a ZMTP peer (bad signature)", kind="protocol")
+        if n >= 10 and not buf[9] & 1:
+            raise ZmtpError("not a ZMTP peer (bad signature)", kind="protocol")
+        if n >= 11 and buf[10] < 3:
+            raise ZmtpError(f"unsupported ZMTP version {buf[10]}", kind="protocol")
+        if n < GREETING_SIZE:
+            return buf
+        self.peer_minor = 0 if buf[11] == 0 and buf[10] == 3 else 1
+        mech = bytes(buf[12:32]).rstrip(b"\x00")
+        if mech != self.mechanism.name:
+            raise ZmtpError(
+                f"mechanism mismatch: ours {self.mechanism.name.decode()}, "
+                f"peer {mech.decode('ascii', 'replace')}",
+                kind="protocol",
+            )
+        self._state = _HANDSHAKE
+        self._emit_commands(self.mechanism.start())
+        self._check_mechanism(events)
+        return buf[GREETING_SIZE:]
+
+    def _emit_commands(self, commands) -> None:
+        for name, data in commands:
+            self._out.append(encode_command(name, data))
+
+    def _frame(self, flags: int, body: bytes, events: list) -> None:
+        """Handle one frame outside the plain-traffic fast path."""
+        if self._state == _TRAFFIC and self.mechanism.encrypts:
+            if not flags & COMMAND:
+                raise ZmtpError("unencrypted message frame", kind="protocol")
+            name, data = self._split_command(body)
+            if name == b"MESSAGE":
+                flags, body = self.mechanism.decrypt(data)
+                if flags & COMMAND:
+                    name, data = self._split_command(body)
+                    self._traffic_command(name, data, events)
+                    return
+                if self.maxmsgsize >= 0 and len(body) > self.maxmsgsize:
+                    self._fail_size(len(body))
+                self._data_frame(flags, body, events)
+                return
+            self._traffic_command(name, data, events)
+            return
+        if not flags & COMMAND:
+            if self._state != _TRAFFIC:
+                raise ZmtpError("message frame before handshake completed", kind="protocol")
+            self._data_frame(flags, body, events)
+            return
+        name, data = self._split_command(body)
+        if self._state == _HANDSHAKE:
+            if name == b"ERROR":
+                reason = self._error_reason(data)
+                events.append(PeerErrorReceived(reason))
+                raise ZmtpError(f"peer refused the handshake: {reason}", kind="auth")
+            self._emit_commands(self.mechanism.on_command(name, data))
+            self._check_mechanism(events)
+            return
+        self._traffic_command(name, data, events)
+
+    def _data_frame(self, flags: int, body: bytes, events: list) -> None:
+        cur = self._cur
+        cur.append(body)
+        if not flags & MORE:
+            if self._sub_in and len(cur) == 1 and body[:1] in (b"\x01", b"\x00"):
+                events.append(Subscription(bytes(body[1:]), body[0] == 1))
+            else:
+                events.append(cur)
+            self._cur = []
+
+    @staticmethod
+    def _split_command(body: bytes) -> tuple[bytes, bytes]:
+        if not body:
+            raise ZmtpError("empty command", kind="protocol")
+        n = body[0]
+        if n == 0 or 1 + n > len(body):
+            raise ZmtpError("malformed command name", kind="protocol")
+        return bytes(body[1 : 1 + n]), body[1 + n :]
+
+    @staticmethod
+    def _error_reason(data: bytes) -> str:
+        if not data:
+            return ""
+        return bytes(data[1 : 1 + data[0]]).decode("utf-8", "replace")
+
+    def _traffic_command(self, name: bytes, data: bytes, events: list) -> None:
+        if name == b"PING":
+            if len(data) < 2 or len(data) > 18:
+                raise ZmtpError("malformed PING", kind="protocol")
+            (ttl,) = _H.unpack_from(data, 0)
+            self._remote_ttl = ttl / 10.0
+            self.send_command(b"PONG", bytes(data[2:]))
+        elif name == b"PONG":
+            pass
+        elif name == b"SUBSCRIBE" or name == b"CANCEL":
+            if self._sub_in:
+                events.append(Subscription(bytes(data), name == b"SUBSCRIBE"))
+        elif name == b"ERROR":
+            reason = self._error_reason(data)
+            events.append(PeerErrorReceived(reason))
+            raise ZmtpError(f"peer sent ERROR: {reason}", kind="closed")
+        # Unknown commands in traffic are ignored, as RFC 37 asks.
+
+    def _check_mechanism(self, events: list) -> None:
+        mech = self.mechanism
+        if mech.zap_credentials is not None and not getattr(mech, "_zap_asked", False):
+            mech._zap_asked = True  # type: ignore[attr-defined]
+            events.append(ZapRequested(mech.name, list(mech.zap_credentials)))
+        if not mech.ready or self._state != _HANDSHAKE:
+            return
+        props = mech.peer_properties
+        peer_type = get_property(props, "Socket-Type")
+        if peer_type is None:
+            self.send_error("Missing Socket-Type")
+            raise ZmtpError("peer sent no Socket-Type", kind="protocol")
+        if not compatible(self.socket_type, peer_type.decode("ascii", "replace")):
+            self.send_error("Invalid socket type")
+            raise ZmtpError(
+                f"incompatible socket type {peer_type.decode('ascii', 'replace')} "
+                f"for {self.socket_type}",
+                kind="protocol",
+            )
+        self.peer_properties = props
+        self._state = _TRAFFIC
+        self._handshake_deadline = None
+        if self._hb_ivl > 0 and self.peer_minor >= 1:
+            self._next_ping = self._last_recv + self._hb_ivl
+        events.append(HandshakeSucceeded(props, self.peer_minor, mech.user_id))
+
+    def zap_reply(
+        self, status_code: bytes, status_text: bytes, user_id: bytes, metadata: dict[str, bytes]
+    ) -> list:
+        """Feed the ZAP handler's reply; returns events like :meth:`receive_data`."""
+        mech = self.mechanism
+        mech._zap_asked = False  # type: ignore[attr-defined]
+        events: list = []
+        try:
+            self._emit_commands(mech.on_zap_reply(status_code, status_text, user_id, metadata))
+        except ZmtpError:
+            if mech.pending_error is not None:
+                self.send_error(mech.pending_error)
+            raise
+        self._check_mechanism(events)
+        return events
+
+    @property
+    def ready(self) -> bool:
+        return self._state == _TRAFFIC
+
+    # -- time --------------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        """The earliest time :meth:`handle_timer` must be called, or None."""
+        best = None
+        for t in (
+            self._handshake_deadline,
+            self._next_ping,
+            self._ping_deadline,
+            self._last_recv + self._remote_ttl if self._remote_ttl else None,
+        ):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
+
+    def handle_timer(self, now: float) -> None:
+        """Send heartbeats and enforce deadlines; raises ZmtpError on a timeout."""
+        if self._handshake_deadline is not None and now >= self._handshake_deadline:
+            raise ZmtpError("handshake timed out", kind="timeout")
+        if self._ping_deadline is not None and now >= self._ping_deadline:
+            raise ZmtpError("heartbeat timed out", kind="timeout")
+        if self._remote_ttl and now >= self._last_recv + self._remote_ttl:
+            raise ZmtpError("peer heartbeat TTL expired", kind="timeout")
+        if self._next_ping is not None and now >= self._next_ping:
+            ttl = min(int(self._hb_ttl * 10), 0xFFFF)
+            self.send_command(b"PING", _H.pack(ttl))
+            self._next_ping = now + self._hb_ivl
+            if self._ping_deadline is None and self._hb_timeout > 0:
+                self._ping_deadline = now + self._hb_timeout
+
+    def close(self) -> None:
+        self._state = _CLOSED
+
+
+__all__ += ["frame_header", "make_greeting"]

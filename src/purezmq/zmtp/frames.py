@@ -1,0 +1,55 @@
+"""ZMTP frame encoding and decoding.
+
+A frame is ``flags`` (MORE=1, LONG=2, COMMAND=4), a size (1 byte, or 8 bytes big-endian
+when LONG) and the body.  Encoding uses precomputed two-byte headers for short frames so
+the common case allocates nothing but the output buffer.
+"""
+
+from __future__ import annotations
+
+import struct
+
+MORE = 0x01
+LONG = 0x02
+COMMAND = 0x04
+
+_LONG_HDR = struct.Struct(">BQ")
+
+# _SHORT[flags][size] -> the two header bytes of a short frame.
+_SHORT: list[list[bytes]] = [[bytes((flags, n)) for n in range(256)] for flags in range(8)]
+_SHORT_MSG = _SHORT[0]
+_SHORT_MORE = _SHORT[MORE]
+
+
+def frame_header(flags: int, size: int) -> bytes:
+    """The header of one frame with ``size`` body bytes."""
+    if size < 256:
+        return _SHORT[flags][size]
+    return _LONG_HDR.pack(flags | LONG, size)
+
+
+def encode_command(name: bytes, data: bytes = b"") -> bytes:
+    """A whole command frame: name length, name, data."""
+    body = bytes((len(name),)) + name + data
+    return frame_header(COMMAND, len(body)) + body
+
+
+def encode_messages(msgs, out: list) -> int:
+    """Append the wire form of each message (a list of frames) to ``out``; return the bytes.
+
+    This is the hottest loop on the sending side, so it is written flat.
+    """
+    total = 0
+    append = out.append
+    for msg in msgs:
+        last = len(msg) - 1
+        for i, frame in enumerate(msg):
+            n = len(frame)
+            if n < 256:
+                append((_SHORT_MORE if i < last else _SHORT_MSG)[n])
+                total += 2 + n
+            else:
+                append(_LONG_HDR.pack(LONG | (MORE if i < last else 0), n))
+                total += 9 + n
+            append(frame)
+    return total

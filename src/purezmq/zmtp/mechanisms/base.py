@@ -1,0 +1,67 @@
+"""The interface every security mechanism implements.
+
+Theory of operation: after the greetings are exchanged, :class:`ZmtpConnection` calls
+:meth:`Mechanism.start` and sends the commands it returns; each command the peer sends
+during the handshake goes to :meth:`Mechanism.on_command`, which returns the commands to
+answer with.  A server mechanism that needs the application's verdict sets
+:attr:`zap_credentials` and waits; the connection turns that into a ``ZapRequested`` event
+and feeds the answer back through :meth:`on_zap_reply`.  When :attr:`ready` becomes true the
+handshake is over, :attr:`peer_properties` holds the peer's metadata and, for mechanisms
+that encrypt, every later frame goes through :meth:`encrypt` / :meth:`decrypt`.
+
+Failures raise :class:`ZmtpError` (kind ``"protocol"`` or ``"auth"``); a mechanism that
+must tell the peer why first returns or queues an ERROR command via :attr:`pending_error`.
+"""
+
+from __future__ import annotations
+
+from purezmq.zmtp.errors import ZmtpError
+
+Command = tuple[bytes, bytes]  # (name, data)
+
+
+class Mechanism:
+    """Base class: the shared state and defaults of a handshake."""
+
+    name: bytes = b""
+    encrypts: bool = False
+
+    def __init__(self, *, as_server: bool, zap_enabled: bool = False) -> None:
+        self.as_server = as_server
+        self.zap_enabled = zap_enabled
+        self.metadata: dict[str, bytes] = {}  # our own properties (Socket-Type, Identity)
+        self.peer_properties: dict[str, bytes] = {}
+        self.user_id: bytes = b""
+        self.zap_properties: dict[str, bytes] = {}
+        self.ready = False
+        self.zap_credentials: list[bytes] | None = None
+        self.pending_error: str | None = None  # reason to send in an ERROR command
+
+    # -- handshake ---------------------------------------------------------------------
+    def start(self) -> list[Command]:
+        """Commands to send once the greetings are exchanged."""
+        return []
+
+    def on_command(self, name: bytes, data: bytes) -> list[Command]:
+        """Handle one handshake command from the peer; return commands to send."""
+        raise ZmtpError(f"unexpected command {name!r}", kind="protocol")
+
+    def on_zap_reply(
+        self, status_code: bytes, status_text: bytes, user_id: bytes, metadata: dict[str, bytes]
+    ) -> list[Command]:
+        """Resume the handshake with the ZAP handler's verdict."""
+        raise ZmtpError("unexpected ZAP reply", kind="protocol")
+
+    def zap_refused(self, status_code: bytes, status_text: bytes) -> None:
+        """Record a refusal: queue the ERROR for the peer and fail the handshake."""
+        self.pending_error = status_text.decode("utf-8", "replace") or status_code.decode()
+        raise ZmtpError(f"ZAP refused: {status_code.decode()} {self.pending_error}", kind="auth")
+
+    # -- traffic (only for mechanisms that encrypt) ------------------------------------
+    def encrypt(self, flags: int, body: bytes) -> bytes:
+        """Return the data of a MESSAGE command carrying one frame."""
+        raise NotImplementedError
+
+    def decrypt(self, data: bytes) -> tuple[int, bytes]:
+        """Open one MESSAGE command's data; return ``(flags, body)``."""
+        raise NotImplementedError

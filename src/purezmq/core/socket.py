@@ -27,8 +27,9 @@ from purezmq import constants as C
 from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
+from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
-from purezmq.plumbing.pipe import Peer, Pipe
+from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
 from purezmq.plumbing.waiter import Waiter
 
 _NOTHING = object()
@@ -47,7 +48,7 @@ class SocketBase:
         self._socket_type = socket_type
         self.type_name = pattern_cls.name
         self.options = Options()
-        self._ready: deque[Peer] = deque()
+        self._ready = ReadyQueue()
         self._mailbox: deque = deque()
         self._waiters: tuple[Callable[[], None], ...] = ()
         self._waiter = Waiter()
@@ -61,12 +62,16 @@ class SocketBase:
         self._rcvmore = False
         self.closed = False
         self._last_endpoint = ""
-        self.last_peer: Peer | None = None
         self._monitor = None
         self._monitor_mask = 0
         self._monitor_lock = threading.Lock()
 
     # -- cross-thread plumbing ---------------------------------------------------------
+    @property
+    def last_peer(self) -> Peer | None:
+        """The peer the last message came from."""
+        return self._ready.last
+
     def _post(self, fn, *args) -> None:
         """Run ``fn(*args)`` in the socket's thread at its next operation."""
         self._mailbox.append((fn, args))
@@ -107,10 +112,11 @@ class SocketBase:
     # -- peers ---------------------------------------------------------------------------
     def _new_peer(self, endpoint: str, inp: Pipe | None = None, out: Pipe | None = None) -> Peer:
         opts = self.options
+        kind = ConflatePipe if opts.get(C.CONFLATE) else Pipe
         if inp is None:
-            inp = Pipe(opts.get(C.RCVHWM))
+            inp = kind(opts.get(C.RCVHWM))
         if out is None:
-            out = Pipe(opts.get(C.SNDHWM))
+            out = kind(opts.get(C.SNDHWM))
         peer = Peer(inp, out, endpoint)
         inp.armed = False  # armed when the socket attaches it
         inp.on_readable = functools.partial(self._activate, peer)

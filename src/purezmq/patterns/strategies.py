@@ -60,6 +60,13 @@ class LoadBalancer:
         return any(not p.out.full() for p in self.peers)
 
 
+class ReadyQueue(deque):
+    """The peers with inbound items, in arrival order; ``last`` is the peer read last
+    (for ``Frame.get("Peer-Address")`` and friends)."""
+
+    last: Peer | None = None
+
+
 def fair_recv(ready: deque) -> tuple[Peer | None, object]:
     """Pop the next item round-robin from the peers in ``ready``; (None, None) if none."""
     while ready:
@@ -77,6 +84,7 @@ def fair_recv(ready: deque) -> tuple[Peer | None, object]:
             ready.append(peer)
         if pipe.writer_blocked:
             pipe.released()
+        ready.last = peer
         return peer, item
     return None, None
 

@@ -515,6 +515,47 @@ class Sub(XSub):
         return fair_peek(self.ready)
 
 
+class Stream(Router):
+    """Raw TCP peers: ``[routing_id, data]`` both ways; ``[id, b""]`` on connect and
+    disconnect, and sending ``[id, b""]`` closes that connection (libzmq's STREAM)."""
+
+    name = "STREAM"
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.notices: deque = deque()
+
+    def attach(self, peer: Peer) -> bool:
+        if not super().attach(peer):
+            return False
+        self.notices.append([peer.routing_id, b""])
+        return True
+
+    def detach(self, peer: Peer) -> None:
+        super().detach(peer)
+        self.notices.append([peer.routing_id, b""])
+
+    def recv(self) -> list | None:
+        if self.notices:
+            return self.notices.popleft()
+        return super().recv()
+
+    def send(self, msg: list) -> bool:
+        if len(msg) != 2:
+            raise ZMQError(C.EINVAL)
+        rid = msg[0] if msg[0].__class__ is bytes else bytes(msg[0])
+        peer = self.by_id.get(rid)
+        if peer is None:
+            raise ZMQError(C.EHOSTUNREACH)
+        if peer.out.full():
+            return False
+        peer.out.write([msg[1]])
+        return True
+
+    def can_recv(self) -> bool:
+        return bool(self.notices) or fair_peek(self.ready)
+
+
 PATTERNS: dict[int, type[Pattern]] = {
     C.PAIR: Pair,
     C.PUB: Pub,
@@ -527,4 +568,5 @@ PATTERNS: dict[int, type[Pattern]] = {
     C.PUSH: Push,
     C.XPUB: XPub,
     C.XSUB: XSub,
+    C.STREAM: Stream,
 }

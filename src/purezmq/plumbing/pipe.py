@@ -117,6 +117,27 @@ class Pipe:
         return len(self.q)
 
 
+class ConflatePipe(Pipe):
+    """``CONFLATE``: keep only the newest item; a writer never blocks."""
+
+    __slots__ = ()
+
+    def full(self) -> bool:
+        return False
+
+    def write(self, item) -> None:
+        q = self.q
+        q.clear()
+        q.append(item)
+        if self.armed:
+            self.armed = False
+            self.on_readable(self)
+
+    def write_many(self, items) -> None:
+        if items:
+            self.write(items[-1])
+
+
 class Peer:
     """A socket's view of one connected peer: the pipe in each direction and its identity.
 

@@ -17,6 +17,12 @@ from purezmq import constants as C
 from purezmq.core.endpoint import Endpoint
 from purezmq.error import ZMQError
 from purezmq.io.engine import StreamEngine
+from purezmq.io.raw_engine import RawEngine
+
+
+def engine_class(owner):
+    """STREAM sockets speak raw TCP; every other type speaks ZMTP."""
+    return RawEngine if owner._socket_type == C.STREAM else StreamEngine
 
 
 def _tune(sock: socket.socket, family: int, options) -> None:
@@ -128,7 +134,7 @@ class Listener:
             family = self.ep.family
             _tune(conn, family, self.owner.options)
             self.owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
-            engine = StreamEngine(
+            engine = engine_class(self.owner)(
                 self.reactor,
                 conn,
                 self.owner,
@@ -248,7 +254,7 @@ class Session:
         _tune(sock, self._family, self.owner.options)
         self._ivl = self.owner.options.get(C.RECONNECT_IVL)
         self.owner._event(C.EVENT_CONNECTED, sock.fileno(), self.endpoint)
-        self.engine = StreamEngine(
+        self.engine = engine_class(self.owner)(
             self.reactor,
             sock,
             self.owner,

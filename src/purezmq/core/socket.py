@@ -33,6 +33,9 @@ from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
 from purezmq.plumbing.waiter import Waiter
 
 _NOTHING = object()
+_DONTWAIT = int(C.DONTWAIT)
+_POLLIN = int(C.POLLIN)
+_POLLOUT = int(C.POLLOUT)
 _EVENT = struct.Struct("<HI")
 
 
@@ -321,7 +324,7 @@ class SocketBase:
         if self.ctx._terminated:
             raise ContextTerminated()
         timeo = self.options.get(C.SNDTIMEO)
-        if flags & C.DONTWAIT or timeo == 0:
+        if flags & _DONTWAIT or timeo == 0:
             raise Again()
         self._block(lambda: True if self.pattern.send(msg) else _NOTHING, timeo)
 
@@ -336,7 +339,7 @@ class SocketBase:
         if self.ctx._terminated:
             raise ContextTerminated()
         timeo = self.options.get(C.RCVTIMEO)
-        if flags & C.DONTWAIT or timeo == 0:
+        if flags & _DONTWAIT or timeo == 0:
             raise Again()
         return self._block(self._recv_or_nothing, timeo)
 

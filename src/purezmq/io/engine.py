@@ -273,16 +273,8 @@ class StreamEngine:
         pipe = peer.out
         q = pipe.q
         while True:
-            items = []
-            size = 0
-            while q and size < SEND_BATCH:
-                item = q.popleft()
-                items.append(item)
-                if item.__class__ is list:
-                    for f in item:
-                        size += len(f) + 9
             out: list = []
-            conn.encode(items, out)
+            conn.encode_queue(q, out, SEND_BATCH)
             if pipe.writer_blocked:
                 pipe.released()
             if out:

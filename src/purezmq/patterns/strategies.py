@@ -45,16 +45,28 @@ class LoadBalancer:
                 i = 0
             peer = peers[i]
             i += 1
-            if not peer.out.full():
+            out = peer.out
+            if not out.hwm or len(out.q) < out.hwm or not out.full():
                 self._next = i
                 return peer
         return None
 
-    def send(self, msg) -> Peer | None:
+    def send(self, msg) -> bool:
+        """Queue ``msg`` to the next peer that can take it; False if none can."""
+        peers = self.peers
+        if len(peers) == 1:  # the common case, inlined
+            out = peers[0].out
+            if not out.hwm or len(out.q) < out.hwm:
+                out.q.append(msg)
+                if out.armed:
+                    out.armed = False
+                    out.on_readable(out)
+                return True
         peer = self.pick()
-        if peer is not None:
-            peer.out.write(msg)
-        return peer
+        if peer is None:
+            return False
+        peer.out.write(msg)
+        return True
 
     def can_send(self) -> bool:
         return any(not p.out.full() for p in self.peers)
@@ -87,6 +99,25 @@ def fair_recv(ready: deque) -> tuple[Peer | None, object]:
         ready.last = peer
         return peer, item
     return None, None
+
+
+def fair_recv_item(ready: deque):
+    """:func:`fair_recv` for patterns that need only the item (PULL, DEALER, PAIR)."""
+    while ready:
+        peer = ready.popleft()
+        pipe = peer.inp
+        q = pipe.q
+        if q:
+            item = q.popleft()
+            if q or pipe.rearm():
+                ready.append(peer)
+            if pipe.writer_blocked:
+                pipe.released()
+            ready.last = peer
+            return item
+        if pipe.rearm():
+            ready.append(peer)
+    return None
 
 
 def fair_peek(ready: deque) -> bool:

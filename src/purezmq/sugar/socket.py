@@ -14,7 +14,8 @@ from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ZMQBindError, ZMQError
 from purezmq.sugar.frame import _DONE, Frame, MessageTracker
 
-_BYTES_LIKE = (bytearray, memoryview)
+_SNDMORE = int(C.SNDMORE)
+_DONTWAIT = int(C.DONTWAIT)
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -144,17 +145,27 @@ class Socket(SocketBase):
         self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
         routing_id: int | None = None, group: str | None = None,
     ) -> MessageTracker | None:
-        frame = data if data.__class__ is bytes else _as_bytes(data)
-        if flags & C.SNDMORE:
-            if not self._tx and flags & C.DONTWAIT and not self.pattern.can_send():
+        if data.__class__ is not bytes:
+            data = _as_bytes(data)
+        if not flags and not self._tx:
+            # The common case, kept short: one frame, blocking.
+            if self._mailbox:
+                self._process()
+            msg = [data]
+            if not self.pattern.send(msg):
+                self.send_msg(msg, 0)
+            return _DONE if track else None
+        flags = int(flags)
+        if flags & _SNDMORE:
+            if not self._tx and flags & _DONTWAIT:
                 if self._mailbox:
                     self._process()
                 if not self.pattern.can_send():
                     raise Again()
-            self._tx.append(frame)
+            self._tx.append(data)
         elif self._tx:
             msg = self._tx
-            msg.append(frame)
+            msg.append(data)
             self._tx = []
             try:
                 self.send_msg(msg, flags)
@@ -163,7 +174,7 @@ class Socket(SocketBase):
                 self._tx = msg
                 raise
         else:
-            self.send_msg([frame], flags)
+            self.send_msg([data], flags)
         return _DONE if track else None
 
     def send_multipart(
@@ -175,9 +186,11 @@ class Socket(SocketBase):
         if self._tx:
             parts = self._tx + parts
             self._tx = []
-        self.send_msg(parts, flags & ~C.SNDMORE) if not flags & C.SNDMORE else self._tx.extend(
-            parts
-        )
+        flags = int(flags)
+        if flags & _SNDMORE:
+            self._tx.extend(parts)
+        else:
+            self.send_msg(parts, flags)
         return _DONE if track else None
 
     def send_string(
@@ -214,7 +227,11 @@ class Socket(SocketBase):
                 self._rx = None
                 self._rcvmore = False
             return frame
-        msg = self.recv_msg(flags)
+        if self._mailbox:
+            self._process()
+        msg = self.pattern.recv()
+        if msg is None:
+            msg = self.recv_msg(int(flags))
         if len(msg) == 1:
             self._rcvmore = False
             return msg[0]
@@ -225,6 +242,21 @@ class Socket(SocketBase):
         return frame
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        if not flags and copy and self._rx is None:
+            # The common case, kept short: a one-frame message, blocking.
+            if self._mailbox:
+                self._process()
+            msg = self.pattern.recv()
+            if msg is None:
+                msg = self.recv_msg(0)
+            if len(msg) == 1:
+                self._rcvmore = False
+                return msg[0]
+            msg.reverse()
+            frame = msg.pop()
+            self._rx = msg
+            self._rcvmore = True
+            return frame
         frame = self._next_frame(flags)
         if copy:
             return frame
@@ -243,7 +275,7 @@ class Socket(SocketBase):
             self._rx = None
             self._rcvmore = False
         else:
-            msg = self.recv_msg(flags)
+            msg = self.recv_msg(int(flags))
         if copy:
             return msg
         frames = []

@@ -53,3 +53,44 @@ def encode_messages(msgs, out: list) -> int:
                 total += 9 + n
             append(frame)
     return total
+
+
+def encode_queue(q, out: list, limit: int) -> list | None:
+    """Pop plain messages from deque ``q`` and append their wire form to ``out`` until about
+    ``limit`` bytes; stop early at an item that is not a plain message and return it (with
+    the items popped so far encoded), else None.
+
+    Popping and encoding in one pass is the sending side's whole per-message cost.
+    """
+    total = 0
+    popleft = q.popleft
+    append = out.append
+    short_msg = _SHORT_MSG
+    short_more = _SHORT_MORE
+    pack = _LONG_HDR.pack
+    while q and total < limit:
+        msg = popleft()
+        if msg.__class__ is not list:
+            return msg
+        if len(msg) == 1:
+            frame = msg[0]
+            n = len(frame)
+            if n < 256:
+                append(short_msg[n])
+                total += n + 2
+            else:
+                append(pack(LONG, n))
+                total += n + 9
+            append(frame)
+            continue
+        last = len(msg) - 1
+        for i, frame in enumerate(msg):
+            n = len(frame)
+            if n < 256:
+                append((short_more if i < last else short_msg)[n])
+                total += n + 2
+            else:
+                append(pack(LONG | (MORE if i < last else 0), n))
+                total += n + 9
+            append(frame)
+    return None

@@ -6,12 +6,13 @@ pyzmq, JeroMQ and NetMQ peers.
 
 from __future__ import annotations
 
-from purezmq import constants
+from purezmq import constants, utils
 from purezmq.constants import *  # noqa: F403
 from purezmq.core.context import Context
 from purezmq.error import (
     Again,
     ContextTerminated,
+    DraftFDWarning,
     InterruptedSystemCall,
     NotDone,
     ZMQBaseError,
@@ -22,8 +23,14 @@ from purezmq.error import (
     zmq_errno,
 )
 from purezmq.sugar.frame import Frame, Message, MessageTracker
-from purezmq.sugar.poll import Poller, select
+from purezmq.sugar.poll import Poller, select, zmq_poll
 from purezmq.sugar.socket import Socket
+from purezmq.sugar.stopwatch import Stopwatch
+
+# pyzmq's names for the classes its ``zmq.asyncio`` classes derive from
+SyncContext = Context
+SyncSocket = Socket
+backend = None  # purezmq has one backend: itself
 
 __version__ = "0.1.0"
 VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 4, 3, 5
@@ -126,6 +133,7 @@ __all__ = [  # noqa: F405
     "ZMQError",
     "ZMQVersionError",
     "constants",
+    "utils",
     "curve_keypair",
     "curve_public",
     "device",
@@ -137,6 +145,11 @@ __all__ = [  # noqa: F405
     "select",
     "strerror",
     "zmq_errno",
+    "zmq_poll",
+    "Stopwatch",
+    "SyncContext",
+    "SyncSocket",
+    "DraftFDWarning",
     "zmq_version",
     "zmq_version_info",
     *constants.__all__,

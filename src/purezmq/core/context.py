@@ -179,6 +179,17 @@ class Context:
                 raise AttributeError(key) from None
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
+    @classmethod
+    def shadow(cls, address: Any):
+        """pyzmq shadows a libzmq context by address; here the address is the context."""
+        if isinstance(address, Context):
+            return address
+        raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq contexts")
+
+    @classmethod
+    def shadow_pyczmq(cls, ctx: Any):
+        raise ZMQError(C.ENOTSUP)
+
     @property
     def underlying(self) -> int:
         return id(self)

@@ -35,7 +35,10 @@ _DONE = MessageTracker()
 class Frame:
     """One message frame, with the peer's properties when it was received."""
 
-    __slots__ = ("_data", "more", "tracker", "_props", "routing_id", "group", "__weakref__")
+    __slots__ = (
+        "_data", "more", "tracker", "tracker_event", "_props", "routing_id", "group",
+        "__weakref__",
+    )
 
     def __init__(
         self, data: Any = None, track: bool = False, copy: bool | None = None,
@@ -52,6 +55,7 @@ class Frame:
         self._data: bytes = data
         self.more = False
         self.tracker = MessageTracker() if track else None
+        self.tracker_event = None
         self._props: dict[str, bytes] | None = None
         self.routing_id = None
         self.group = None

@@ -209,3 +209,11 @@ def select(rlist: list, wlist: list, xlist: list, timeout: float | None = None) 
         [s for s in wlist if ready.get(s, 0) & C.POLLOUT],
         [s for s in xlist if ready.get(s, 0) & C.POLLERR],
     )
+
+
+def zmq_poll(sockets: list, timeout: int = -1) -> list:
+    """pyzmq's low-level ``zmq_poll``: ``[(socket, flags)]`` in, ready pairs out."""
+    poller = Poller()
+    for sock, flags in sockets:
+        poller.register(sock, flags)
+    return poller.poll(timeout)

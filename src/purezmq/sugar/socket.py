@@ -91,6 +91,22 @@ class Socket(SocketBase):
         return self.getsockopt(option).decode(encoding)
 
     get_string = getsockopt_string
+    setsockopt_unicode = setsockopt_string
+    getsockopt_unicode = getsockopt_string
+
+    @classmethod
+    def shadow(cls, address: Any) -> Socket:
+        """pyzmq shadows a libzmq socket by address; here an address is the socket itself."""
+        if isinstance(address, SocketBase):
+            return address  # type: ignore[return-value]
+        raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq sockets")
+
+    def join(self, group: str | bytes) -> None:
+        """RADIO/DISH groups (draft API), not supported yet."""
+        raise ZMQError(C.ENOTSUP)
+
+    def leave(self, group: str | bytes) -> None:
+        raise ZMQError(C.ENOTSUP)
 
     def get_hwm(self) -> int:
         return self.getsockopt(C.SNDHWM)
@@ -287,6 +303,17 @@ class Socket(SocketBase):
             f._props = props
             frames.append(f)
         return frames
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive one frame into ``buffer`` (truncated to ``nbytes``); return its full size."""
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError("buffer must be writable")
+        frame = self._next_frame(flags)
+        limit = nbytes or len(view)
+        n = min(limit, len(frame), len(view))
+        view[:n] = frame[:n]
+        return len(frame)
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         return self._next_frame(flags).decode(encoding)

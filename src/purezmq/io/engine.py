@@ -14,8 +14,11 @@ session, re-uses the session's peer so queued messages survive reconnects).
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket as _socket
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from purezmq import constants as C
@@ -31,6 +34,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("purezmq")
 
 RECV_SIZE = 1 << 18
+# A send on a connection idle for longer than this is written by the caller's thread at
+# once (no hop to the I/O thread: the latency path); busier traffic is left to the I/O
+# thread, which batches it (the throughput path).
+DIRECT_IDLE = 50e-6
+
+
+def _locked(method):
+    """I/O-thread entry points hold the engine's lock (a caller's thread may be writing)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        with self._lock:
+            return method(self, *args)
+
+    return wrapper
 SEND_BATCH = 1 << 18  # bytes encoded per send() call, at most (one message may exceed it)
 
 
@@ -64,6 +82,8 @@ class StreamEngine:
         self._linger_deadline: float | None = None
         self._terminating = False
         self._timer = None
+        self._lock = threading.Lock()
+        self._last_flush = 0.0
         opts = owner.options
         now = reactor.time()
         self.conn = ZmtpConnection(
@@ -97,6 +117,7 @@ class StreamEngine:
         if when is not None and not self.closed:
             self._timer = self.reactor.call_at(when, self._on_timer)
 
+    @_locked
     def _on_timer(self) -> None:
         self._timer = None
         if self.closed:
@@ -111,6 +132,7 @@ class StreamEngine:
         self._schedule_timer()
 
     # -- reading -------------------------------------------------------------------------
+    @_locked
     def _on_readable(self) -> None:
         try:
             data = self.sock.recv(RECV_SIZE)
@@ -174,6 +196,7 @@ class StreamEngine:
             self.reactor.add_reader(self.fd, self._on_readable)
             self._on_readable()
 
+    @_locked
     def zap_reply(self, status_code: bytes, status_text: bytes, user_id: bytes, meta) -> None:
         """The ZAP handler answered (called on the I/O thread)."""
         if self.closed:
@@ -196,6 +219,9 @@ class StreamEngine:
         else:
             peer = owner._new_peer(self.endpoint)
             fresh = True
+        # Only a re-connection is a hiccup (XSUB then re-sends its subscriptions); on the
+        # first one they are still queued in the pipe and would go out twice.
+        reconnected = self.session is not None and self.session._connected_once
         if self.session is not None:
             self.session.engine_ready(self, peer)
         rid = get_property(ev.peer_properties, "Identity")
@@ -213,18 +239,32 @@ class StreamEngine:
         peer.inp.on_writable = self._on_inbound_writable
         if fresh:
             owner._post(owner._attach, peer)
-        else:
+        elif reconnected:
             owner._post(owner._hiccup, peer)
         self._flush()
         return peer
 
     # -- writing -------------------------------------------------------------------------
     def _on_outbound_readable(self, pipe: Pipe) -> None:
-        # Called by the writer (usually the socket's thread) on the empty -> non-empty edge.
-        if self.reactor.in_thread():
-            self.reactor.call_soon(self._flush)
-        else:
-            self.reactor.call_soon_threadsafe(self._flush)
+        """The writer (usually the socket's thread) queued into an empty pipe."""
+        reactor = self.reactor
+        if reactor.in_thread():
+            reactor.call_soon(self._flush_cb)
+            return
+        now = time.monotonic()
+        if now - self._last_flush > DIRECT_IDLE and self._lock.acquire(False):
+            # An idle connection: write it now, from this thread.
+            try:
+                if self._wbuf is None and not self.closed:
+                    self._flush()
+            finally:
+                self._lock.release()
+            return
+        reactor.call_soon_threadsafe(self._flush_cb)
+
+    @_locked
+    def _flush_cb(self) -> None:
+        self._flush()
 
     def _send_raw(self, data: bytes) -> None:
         if not data:
@@ -235,13 +275,19 @@ class StreamEngine:
         self._write(memoryview(data))
 
     def _write(self, view: memoryview) -> bool:
-        """Send what the kernel takes; keep the rest. True if everything went."""
+        """Send what the kernel takes; keep the rest. True if everything went.
+
+        May run on a caller's thread (holding the lock): then whatever needs the reactor
+        (waiting for writability, closing) is handed to the I/O thread.
+        """
+        self._last_flush = time.monotonic()
         try:
             sent = self.sock.send(view)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as e:
-            self.close(f"write error: {e}", C.EVENT_DISCONNECTED)
+            self._wbuf = view
+            self._in_reactor(self._closed_by_error, f"write error: {e}")
             return False
         if sent == len(view):
             self._wbuf = None
@@ -251,10 +297,24 @@ class StreamEngine:
             return True
         self._wbuf = view[sent:]
         if not self._writing:
-            self._writing = True
-            self.reactor.add_writer(self.fd, self._on_writable)
+            self._in_reactor(self._want_writable)
         return False
 
+    def _in_reactor(self, fn, *args) -> None:
+        if self.reactor.in_thread():
+            fn(*args)
+        else:
+            self.reactor.call_soon_threadsafe(functools.partial(fn, *args))
+
+    def _want_writable(self) -> None:
+        if not self._writing and not self.closed and self._wbuf is not None:
+            self._writing = True
+            self.reactor.add_writer(self.fd, self._on_writable)
+
+    def _closed_by_error(self, reason: str) -> None:
+        self.close(reason, C.EVENT_DISCONNECTED)
+
+    @_locked
     def _on_writable(self) -> None:
         if self._wbuf is not None and not self._write(self._wbuf):
             return
@@ -305,6 +365,7 @@ class StreamEngine:
                 pass
         self.close(e.reason, C.EVENT_DISCONNECTED)
 
+    @_locked
     def terminate(self, deadline: float | None) -> None:
         """The socket is closing: flush what is queued until ``deadline``, then close."""
         if self.closed:

@@ -151,7 +151,7 @@ class Reactor:
                         t.callback()
                     except Exception:
                         log.exception("purezmq: error in timer callback")
-            if calls:
+            if calls or self._stopping:  # stop() ran in _run_calls: do not sleep on a timer
                 timeout: float | None = 0
             elif timers:
                 timeout = max(0.0, timers[0].when - time.monotonic())

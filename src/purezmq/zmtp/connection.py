@@ -57,6 +57,11 @@ _MAX_COMMAND = 1 << 20
 _GREETING, _HANDSHAKE, _TRAFFIC, _CLOSED = range(4)
 
 
+def _message_frame(data: bytes) -> bytes:
+    """A CurveZMQ MESSAGE as libzmq frames it: flags 0 (the MORE flag is inside the box)."""
+    return frame_header(0, 8 + len(data)) + b"\x07MESSAGE" + data
+
+
 def make_greeting(mechanism: bytes, as_server: bool, minor: int = 1) -> bytes:
     """The 64-byte ZMTP 3.x greeting."""
     return (
@@ -171,9 +176,8 @@ class ZmtpConnection:
                 if self.peer_minor >= 1:
                     name = b"SUBSCRIBE" if m.subscribe else b"CANCEL"
                     if mech.encrypts:
-                        m = [name + m.topic]  # boxed as a message, see below
-                        body = bytes((len(name),)) + m[0]
-                        chunk = encode_command(b"MESSAGE", mech.encrypt(COMMAND, body))
+                        body = bytes((len(name),)) + name + m.topic
+                        chunk = _message_frame(mech.encrypt(COMMAND, body))
                         out.append(chunk)
                         total += len(chunk)
                         continue
@@ -185,7 +189,7 @@ class ZmtpConnection:
             if mech.encrypts:
                 last = len(m) - 1
                 for i, frame in enumerate(m):
-                    chunk = encode_command(b"MESSAGE", mech.encrypt(MORE if i < last else 0, frame))
+                    chunk = _message_frame(mech.encrypt(MORE if i < last else 0, frame))
                     out.append(chunk)
                     total += len(chunk)
             else:
@@ -196,14 +200,14 @@ class ZmtpConnection:
         """Queue a command (PING, ERROR, ...) for the peer."""
         if self.mechanism.encrypts and self._state == _TRAFFIC:
             body = bytes((len(name),)) + name + data
-            self._out.append(encode_command(b"MESSAGE", self.mechanism.encrypt(COMMAND, body)))
+            self._out.append(_message_frame(self.mechanism.encrypt(COMMAND, body)))
         else:
             self._out.append(encode_command(name, data))
 
     def send_error(self, reason: str) -> None:
         """Queue an ERROR command (best effort: the driver closes right after)."""
         raw = reason.encode("utf-8", "replace")[:255]
-        self._out.append(encode_command(b"ERROR", bytes((len(raw),)) + raw))
+        self.send_command(b"ERROR", bytes((len(raw),)) + raw)
 
     # -- input -------------------------------------------------------------------------
     def receive_data(self, data: bytes, now: float = 0.0) -> list:
@@ -237,6 +241,8 @@ class ZmtpConnection:
         sub_in = self._sub_in
         traffic = self._state == _TRAFFIC and not self.mechanism.encrypts
         maxsize = self.maxmsgsize
+        # Frames larger than this are checked at header time, before their body arrives.
+        check = 255 if maxsize < 0 or maxsize > 255 else maxsize
         while n - pos >= 2:
             flags = buf[pos]
             if flags & LONG:
@@ -247,7 +253,7 @@ class ZmtpConnection:
             else:
                 size = buf[pos + 1]
                 start = pos + 2
-            if size > 255 or flags & COMMAND:
+            if size > check or flags & COMMAND:
                 self._check_size(flags, size)
             end = start + size
             if end > n:
@@ -260,8 +266,6 @@ class ZmtpConnection:
             body = buf[start:end]
             pos = end
             if traffic and not flags & COMMAND:
-                if maxsize >= 0 and size > maxsize:
-                    self._fail_size(size)
                 cur.append(body)
                 if not flags & MORE:
                     if sub_in and len(cur) == 1 and body[:1] in (b"\x01", b"\x00"):
@@ -324,20 +328,20 @@ class ZmtpConnection:
     def _frame(self, flags: int, body: bytes, events: list) -> None:
         """Handle one frame outside the plain-traffic fast path."""
         if self._state == _TRAFFIC and self.mechanism.encrypts:
-            if not flags & COMMAND:
-                raise ZmtpError("unencrypted message frame", kind="protocol")
+            # libzmq sends each MESSAGE as a frame with flags 0; accept the COMMAND flag too.
+            if flags & MORE:
+                raise ZmtpError("MORE flag on an encrypted frame", kind="protocol")
             name, data = self._split_command(body)
-            if name == b"MESSAGE":
-                flags, body = self.mechanism.decrypt(data)
-                if flags & COMMAND:
-                    name, data = self._split_command(body)
-                    self._traffic_command(name, data, events)
-                    return
-                if self.maxmsgsize >= 0 and len(body) > self.maxmsgsize:
-                    self._fail_size(len(body))
-                self._data_frame(flags, body, events)
+            if name != b"MESSAGE":
+                raise ZmtpError(f"unencrypted {name!r} command in traffic", kind="protocol")
+            flags, body = self.mechanism.decrypt(data)
+            if flags & COMMAND:
+                name, data = self._split_command(body)
+                self._traffic_command(name, data, events)
                 return
-            self._traffic_command(name, data, events)
+            if self.maxmsgsize >= 0 and len(body) > self.maxmsgsize:
+                self._fail_size(len(body))
+            self._data_frame(flags, body, events)
             return
         if not flags & COMMAND:
             if self._state != _TRAFFIC:

@@ -19,6 +19,30 @@ from purezmq.zmtp.errors import ZmtpError
 
 Command = tuple[bytes, bytes]  # (name, data)
 
+_ZAP_CODES = (b"200", b"300", b"400", b"500")
+
+
+def check_zap_status(mech: Mechanism, status_code: bytes, status_text: bytes) -> None:
+    """Return on a ZAP 200; otherwise fail the handshake the way libzmq does.
+
+    Shared by PLAIN and CURVE (and a fit for NULL) so every mechanism answers a refusal
+    identically; it sets :attr:`Mechanism.pending_error` only when libzmq sends ERROR.
+    """
+    code = bytes(status_code)
+    if code == b"200":
+        return
+    text = bytes(status_text).decode("utf-8", "replace")
+    if code not in _ZAP_CODES:
+        raise ZmtpError(
+            f"ZAP handler sent invalid status code {code.decode('ascii', 'replace')!r}",
+            kind="protocol",
+        )
+    if code == b"300":
+        # Temporary failure: libzmq (after RFC 26) closes without an ERROR command.
+        raise ZmtpError(f"ZAP temporary failure: 300 {text}".rstrip(), kind="auth")
+    mech.pending_error = code.decode()
+    raise ZmtpError(f"ZAP refused: {code.decode()} {text}".rstrip(), kind="auth")
+
 
 class Mechanism:
     """Base class: the shared state and defaults of a handshake."""
@@ -53,9 +77,9 @@ class Mechanism:
         raise ZmtpError("unexpected ZAP reply", kind="protocol")
 
     def zap_refused(self, status_code: bytes, status_text: bytes) -> None:
-        """Record a refusal: queue the ERROR for the peer and fail the handshake."""
-        self.pending_error = status_text.decode("utf-8", "replace") or status_code.decode()
-        raise ZmtpError(f"ZAP refused: {status_code.decode()} {self.pending_error}", kind="auth")
+        """Fail the handshake for a ZAP answer other than 200, as libzmq does."""
+        check_zap_status(self, status_code, status_text)
+        raise ZmtpError("ZAP refused", kind="auth")
 
     # -- traffic (only for mechanisms that encrypt) ------------------------------------
     def encrypt(self, flags: int, body: bytes) -> bytes:

@@ -18,8 +18,8 @@ random bytes ("long nonce")::
 
 The prefixes, sizes and the MESSAGE flag byte (bit 0 MORE, bit 1 COMMAND) are libzmq's,
 so the two interoperate.  Short nonces count up from 1 on each side and a received one
-must be strictly greater than the last (HELLO and INITIATE on the server, READY on the
-client, then every MESSAGE): a replayed or reordered command is a protocol error.  After
+must be strictly greater than the last one (HELLO then INITIATE on the server, READY on
+the client, then every MESSAGE): a replayed or reordered command is a protocol error.  After
 READY the connection pushes every frame through :meth:`encrypt` / :meth:`decrypt` with a
 key precomputed once (``crypto_box_beforenm``).  Failures of the cryptography are
 protocol errors, as libzmq reports them (``ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC``).
@@ -34,8 +34,7 @@ import struct
 from purezmq.utils import z85
 from purezmq.zmtp.errors import ZmtpError
 from purezmq.zmtp.frames import COMMAND, MORE
-from purezmq.zmtp.mechanisms.base import Command, Mechanism
-from purezmq.zmtp.mechanisms.plain import check_zap_status
+from purezmq.zmtp.mechanisms.base import Command, Mechanism, check_zap_status
 from purezmq.zmtp.metadata import decode_metadata, encode_metadata
 
 try:  # PyNaCl is the optional extra ``purezmq[curve]``.
@@ -165,8 +164,10 @@ class CurveMechanism(Mechanism):
             self._server = _key(server_key, "server key")
             self._state = _CLIENT_START
             self._send_prefix, self._recv_prefix = _MESSAGE_C, _MESSAGE_S
-        self._nonce = 1  # our next short nonce
-        self._peer_nonce = 0  # the last short nonce the peer used
+        self._nonce = 1  # our next short nonce (libzmq starts at 1 too)
+        # The last short nonce the peer used; -1 lets its first command carry any value,
+        # as libzmq does, and every later one must be strictly greater.
+        self._peer_nonce = -1
         self._precom: bytes | None = None  # crypto_box_beforenm(peer transient, our transient)
         # Transient keys: the client makes its pair now; the server on HELLO.
         self._cn_public = b""

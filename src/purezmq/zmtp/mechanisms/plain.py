@@ -8,45 +8,26 @@ Theory of operation::
     INITIATE(metadata)         ->
                                <-   READY(metadata)
 
-Without ZAP the server accepts anyone, as libzmq does.  The ZAP verdict follows libzmq
-(``zap_client_common_handshake_t``): 200 goes on, 300 (temporary failure) drops the
-connection silently, 400 and 500 send ERROR whose reason is the bare status code: libzmq
-peers parse exactly a 3-digit reason into ``EVENT_HANDSHAKE_FAILED_AUTH`` with that code.
-Anything else from the ZAP handler is a protocol error with no ERROR for the peer.
+Without ZAP the server accepts anyone, as the design asks; libzmq 4.3 instead drops a PLAIN
+client when no ZAP handler is running (a driver wanting that parity refuses before it
+builds this mechanism).  The ZAP verdict follows libzmq (``zap_client_common_handshake_t``):
+200 goes on, 300 (temporary failure) drops the connection silently, 400 and 500 send ERROR
+whose reason is the bare status code, which libzmq peers turn into
+``EVENT_HANDSHAKE_FAILED_AUTH`` with that value.  Any other status is a protocol error with
+no ERROR for the peer.
+
+Beware: libzmq's own PLAIN code spells its ERROR prefix ``"\\x05ERROR"`` in C, where the hex
+escape swallows the ``E``; it sends and expects ``^RROR`` (no length byte), so a libzmq
+PLAIN client reports our RFC-correct ERROR as a protocol error rather than an auth one.
 """
 
 from __future__ import annotations
 
 from purezmq.zmtp.errors import ZmtpError
-from purezmq.zmtp.mechanisms.base import Command, Mechanism
+from purezmq.zmtp.mechanisms.base import Command, Mechanism, check_zap_status
 from purezmq.zmtp.metadata import decode_metadata, encode_metadata
 
 __all__ = ["PlainMechanism", "check_zap_status"]
-
-_ZAP_CODES = (b"200", b"300", b"400", b"500")
-
-
-def check_zap_status(mech: Mechanism, status_code: bytes, status_text: bytes) -> None:
-    """Return on a ZAP 200; otherwise fail the handshake the way libzmq does.
-
-    Shared by PLAIN and CURVE (and a fit for NULL) so every mechanism answers a refusal
-    identically; it sets :attr:`Mechanism.pending_error` only when libzmq sends ERROR.
-    """
-    code = bytes(status_code)
-    if code == b"200":
-        return
-    text = bytes(status_text).decode("utf-8", "replace")
-    if code not in _ZAP_CODES:
-        raise ZmtpError(
-            f"ZAP handler sent invalid status code {code.decode('ascii', 'replace')!r}",
-            kind="protocol",
-        )
-    if code == b"300":
-        # Temporary failure: libzmq (after RFC 26) closes without an ERROR command.
-        raise ZmtpError(f"ZAP temporary failure: 300 {text}".rstrip(), kind="auth")
-    mech.pending_error = code.decode()
-    raise ZmtpError(f"ZAP refused: {code.decode()} {text}".rstrip(), kind="auth")
-
 
 # Handshake states.
 _CLIENT_START, _EXPECT_WELCOME, _EXPECT_READY = "client-start", "expect-welcome", "expect-ready"

@@ -50,7 +50,7 @@ _Q = struct.Struct(">Q")
 _H = struct.Struct(">H")
 _MAX_FRAME = (1 << 63) - 1
 # Frames at least this large are gathered as a list of chunks, never by re-concatenating.
-_BIG = 1 << 16
+_BIG = 1 << 10
 # A command frame (handshake or traffic) larger than this is garbage, not a command.
 _MAX_COMMAND = 1 << 20
 
@@ -315,6 +315,7 @@ class ZmtpConnection:
                 f"mechanism mismatch: ours {self.mechanism.name.decode()}, "
                 f"peer {mech.decode('ascii', 'replace')}",
                 kind="protocol",
+                value=0x11000002,  # ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
             )
         self._state = _HANDSHAKE
         self._emit_commands(self.mechanism.start())
@@ -348,12 +349,19 @@ class ZmtpConnection:
                 raise ZmtpError("message frame before handshake completed", kind="protocol")
             self._data_frame(flags, body, events)
             return
+        if self._state == _HANDSHAKE and body[:5] == b"^RROR":
+            # libzmq's PLAIN writes "\x05ERROR" in C, where the escape eats the E: read it.
+            body = b"\x05ERROR" + body[5:]
         name, data = self._split_command(body)
         if self._state == _HANDSHAKE:
             if name == b"ERROR":
                 reason = self._error_reason(data)
                 events.append(PeerErrorReceived(reason))
-                raise ZmtpError(f"peer refused the handshake: {reason}", kind="auth")
+                # A ZAP status (300/400/500) is what libzmq's monitor reports.
+                status = int(reason) if reason in ("300", "400", "500") else 0
+                raise ZmtpError(
+                    f"peer refused the handshake: {reason}", kind="auth", value=status
+                )
             self._emit_commands(self.mechanism.on_command(name, data))
             self._check_mechanism(events)
             return
@@ -386,11 +394,12 @@ class ZmtpConnection:
 
     def _traffic_command(self, name: bytes, data: bytes, events: list) -> None:
         if name == b"PING":
-            if len(data) < 2 or len(data) > 18:
+            if len(data) < 2:
                 raise ZmtpError("malformed PING", kind="protocol")
             (ttl,) = _H.unpack_from(data, 0)
             self._remote_ttl = ttl / 10.0
-            self.send_command(b"PONG", bytes(data[2:]))
+            # RFC 37 allows a context of any length; libzmq echoes at most 16 bytes of it.
+            self.send_command(b"PONG", bytes(data[2:18]))
         elif name == b"PONG":
             pass
         elif name == b"SUBSCRIBE" or name == b"CANCEL":

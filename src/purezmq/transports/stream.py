@@ -166,7 +166,7 @@ def _resolve_bind(host: str, family: int) -> str:
     try:
         infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
     except socket.gaierror:
-        raise ZMQError(C.ENODEV) from None
+        raise ZMQError(errno.ENODEV) from None
     return infos[0][4][0]
 
 
@@ -185,6 +185,8 @@ class Session:
         self._timer = None
         self._ivl = owner.options.get(C.RECONNECT_IVL)
         self._connected_once = False
+        self._lingering = False  # closed with messages queued, still connecting (see terminate)
+        self._linger_deadline: float | None = None
 
     def start(self, reactor) -> None:
         self.reactor = reactor
@@ -228,8 +230,10 @@ class Session:
             self.owner._event(C.EVENT_CONNECT_DELAYED, rc, self.endpoint)
             self.reactor.add_writer(sock.fileno(), self._on_connect)
         else:
+            fd = sock.fileno()
             sock.close()
             self._sock = None
+            self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)  # as libzmq's connecter
             self._retry()
 
     def _on_connect(self) -> None:
@@ -239,7 +243,9 @@ class Session:
         self.reactor.remove_writer(sock.fileno())
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
+            fd = sock.fileno()
             sock.close()
+            self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)  # as libzmq's connecter
             self._sock = None
             self._retry()
             return
@@ -279,6 +285,9 @@ class Session:
     def engine_ready(self, engine: StreamEngine, peer) -> None:
         self.peer = peer
         self._connected_once = True
+        if self._lingering:  # once the engine has the peer, it flushes and lingers itself
+            deadline = self._linger_deadline
+            self.reactor.call_soon(lambda: self._finish(deadline))
 
     def engine_closed(self, engine: StreamEngine) -> None:
         if engine is self.engine:
@@ -292,6 +301,28 @@ class Session:
             self._retry()
 
     def terminate(self, deadline: float | None) -> None:
+        if self.closed:
+            return
+        if (
+            (self.engine is None or self.engine.peer is None)
+            and (deadline is None or deadline > self.reactor.time())
+            and self._has_queued_messages()
+        ):
+            # As libzmq: while the socket lingers, keep connecting so that messages queued
+            # before the connection (or its handshake) completed are still delivered.
+            if not self._lingering:
+                self._lingering = True
+                self._linger_deadline = deadline
+                if deadline is not None:
+                    self.reactor.call_at(deadline, lambda: self._finish(deadline))
+            return
+        self._finish(deadline)
+
+    def _has_queued_messages(self) -> bool:
+        peer = self.peer
+        return peer is not None and any(isinstance(item, list) for item in peer.out.q)
+
+    def _finish(self, deadline: float | None) -> None:
         if self.closed:
             return
         self.closed = True

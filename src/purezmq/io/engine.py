@@ -19,10 +19,12 @@ import logging
 import socket as _socket
 import threading
 import time
+from errno import EPIPE
 from typing import TYPE_CHECKING
 
 from purezmq import constants as C
 from purezmq.plumbing.pipe import Peer, Pipe, _nothing
+from purezmq.security import peer_properties
 from purezmq.zmtp.connection import ZmtpConnection
 from purezmq.zmtp.errors import ZmtpError
 from purezmq.zmtp.events import HandshakeSucceeded, Subscription, ZapRequested
@@ -139,9 +141,13 @@ class StreamEngine:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
+            if not self.conn.ready:  # e.g. ECONNRESET during the handshake
+                self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, e.errno or 0, self.endpoint)
             self.close(f"read error: {e}", C.EVENT_DISCONNECTED)
             return
         if not data:
+            if not self.conn.ready:  # libzmq: a handshake cut short is a failure too
+                self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, EPIPE, self.endpoint)
             self.close("peer closed the connection", C.EVENT_DISCONNECTED)
             return
         try:
@@ -210,6 +216,12 @@ class StreamEngine:
         if not self.closed and self.conn.has_output:
             self._flush()
 
+    @_locked
+    def zap_failed(self, error: ZmtpError) -> None:
+        """No usable ZAP answer (no handler, malformed reply): fail the handshake."""
+        if not self.closed:
+            self._fail(error)
+
     def _handshake_done(self, ev: HandshakeSucceeded) -> Peer | None:
         owner = self.owner
         owner._event(C.EVENT_HANDSHAKE_SUCCEEDED, 0, self.endpoint)
@@ -230,8 +242,9 @@ class StreamEngine:
                 peer.routing_id = self.session.connect_rid
             elif rid:
                 peer.routing_id = rid
-        peer.properties = dict(ev.peer_properties)
-        peer.properties.setdefault("Peer-Address", self.peer_address.encode())
+        peer.properties = peer_properties(
+            ev.peer_properties, self.conn.mechanism.zap_properties, self.peer_address
+        )
         peer.user_id = ev.user_id
         peer.session = self.session if self.session is not None else self
         self.peer = peer
@@ -352,12 +365,17 @@ class StreamEngine:
         """A protocol, auth or timeout failure: tell the peer if we can, report, close."""
         owner = self.owner
         if e.kind == "auth":
-            owner._event(C.EVENT_HANDSHAKE_FAILED_AUTH, 400, self.endpoint)
+            if e.value:  # a ZAP status; libzmq reports no event for other ERROR reasons
+                owner._event(C.EVENT_HANDSHAKE_FAILED_AUTH, e.value, self.endpoint)
         elif e.kind == "protocol" and not self.conn.ready:
-            owner._event(C.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0, self.endpoint)
-        elif e.kind == "timeout" and not self.conn.ready:
-            owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, self.endpoint)
+            # libzmq reports a ZMQ_PROTOCOL_ERROR_* code; UNSPECIFIED when we have none
+            code = e.value or C.PROTOCOL_ERROR_ZMTP_UNSPECIFIED
+            owner._event(C.EVENT_HANDSHAKE_FAILED_PROTOCOL, code, self.endpoint)
+        elif e.kind in ("timeout", "no-detail") and not self.conn.ready:
+            owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, e.value, self.endpoint)
         log.debug("purezmq: closing %s: %s", self.endpoint, e.reason)
+        if e.events and self.peer is not None:
+            self._handle_events(e.events)  # messages that arrived whole before the failure
         if self.conn.has_output and self._wbuf is None:
             try:
                 self.sock.send(self.conn.data_to_send())

@@ -211,12 +211,23 @@ class ZmtpConnection:
 
     # -- input -------------------------------------------------------------------------
     def receive_data(self, data: bytes, now: float = 0.0) -> list:
-        """Feed bytes from the peer; return events (messages are plain lists of frames)."""
+        """Feed bytes from the peer; return events (messages are plain lists of frames).
+
+        On a failure the ``ZmtpError`` carries, as ``events``, what was decoded before it,
+        so whole messages that came ahead of the garbage are still delivered.
+        """
+        events: list = []
+        try:
+            return self._receive(data, now, events)
+        except ZmtpError as e:
+            e.events = events
+            raise
+
+    def _receive(self, data: bytes, now: float, events: list) -> list:
         if self._state == _CLOSED:
             raise ZmtpError("connection is closed", kind="protocol")
         self._last_recv = now
         self._ping_deadline = None
-        events: list = []
         if self._big_left:
             n = len(data)
             if n < self._big_left:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import tempfile
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from purezmq import constants as C
 from purezmq.error import ZMQError
 
-TRANSPORTS = ("tcp", "ipc", "inproc")
-KNOWN_BUT_UNSUPPORTED = ("pgm", "epgm", "norm", "udp", "vmci", "tipc", "ws", "wss")
+TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm")
+KNOWN_BUT_UNSUPPORTED = ("norm", "udp", "vmci", "tipc", "ws", "wss")
 IPC_PATH_MAX_LEN = 107
 
 
@@ -54,6 +55,8 @@ def _split_hostport(address: str) -> tuple[str, str]:
 def _port(text: str, *, wildcard_ok: bool) -> int:
     if text in ("*", "0") and wildcard_ok:
         return 0
+    if not text.isascii() or "_" in text:  # int() takes "5_5" and non-ASCII digits
+        raise ZMQError(C.EINVAL)
     try:
         port = int(text)
     except ValueError:
@@ -67,7 +70,7 @@ def interface_address(name: str, ipv6: bool) -> str | None:
     """The address of a network interface by name (``lo``), or None if there is none."""
     try:
         socket.if_nametoindex(name)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name
         return None
     if name == "lo" or name.startswith("lo"):
         return "::1" if ipv6 else "127.0.0.1"
@@ -88,6 +91,8 @@ def parse_tcp(address: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
         host = _bind_host(host, ipv6)
     elif host == "*":
         raise ZMQError(C.EINVAL)
+    else:
+        _check_host(host)
     family = socket.AF_INET6 if ":" in host else (socket.AF_INET6 if ipv6 else socket.AF_INET)
     return Endpoint("tcp", address, host, port, family, source)
 
@@ -98,7 +103,19 @@ def _bind_host(host: str, ipv6: bool) -> str:
     iface = interface_address(host, ipv6)
     if iface is not None:
         return iface
+    _check_host(host)
     return host
+
+
+def _check_host(host: str) -> None:
+    """EINVAL now for a name the resolver would refuse with a non-OS error later, on the
+    I/O thread (getaddrinfo encodes names with IDNA: NUL, lone surrogates, empty labels)."""
+    if "\0" in host:
+        raise ZMQError(C.EINVAL)
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ZMQError(C.EINVAL) from None
 
 
 def parse_ipc(address: str, *, bind: bool) -> Endpoint:
@@ -110,8 +127,14 @@ def parse_ipc(address: str, *, bind: bool) -> Endpoint:
     path = address
     if path.startswith("@"):
         path = "\0" + path[1:]
-    if len(path.encode()) > IPC_PATH_MAX_LEN:
-        raise ZMQError(C.ENAMETOOLONG)
+    try:  # as the kernel will see it (os.fsencode); lone surrogates have no bytes
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise ZMQError(C.EINVAL) from None
+    if "\0" in path and not path.startswith("\0"):  # only abstract names may hold NUL
+        raise ZMQError(C.EINVAL)
+    if len(raw) > IPC_PATH_MAX_LEN:
+        raise ZMQError(errno.ENAMETOOLONG)
     return Endpoint("ipc", address, host=path, family=socket.AF_UNIX)
 
 
@@ -121,4 +144,9 @@ def parse(endpoint: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
         return parse_tcp(address, bind=bind, ipv6=ipv6)
     if transport == "ipc":
         return parse_ipc(address, bind=bind)
+    if transport in ("pgm", "epgm"):
+        from purezmq.transports.pgm import parse_address
+
+        pgm = parse_address(transport, address)
+        return Endpoint(transport, address, pgm.group, pgm.port, pgm.family)
     return Endpoint("inproc", address)

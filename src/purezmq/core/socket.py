@@ -16,6 +16,7 @@ wake callbacks on the same list.
 
 from __future__ import annotations
 
+import errno
 import functools
 import struct
 import threading
@@ -31,6 +32,7 @@ from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
 from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
 from purezmq.plumbing.waiter import Waiter
+from purezmq.security import SECURITY_OPTIONS, get_security_option, set_security_option
 
 _NOTHING = object()
 _DONTWAIT = int(C.DONTWAIT)
@@ -68,6 +70,7 @@ class SocketBase:
         self._monitor = None
         self._monitor_mask = 0
         self._monitor_lock = threading.Lock()
+        self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
 
     # -- cross-thread plumbing ---------------------------------------------------------
     @property
@@ -195,6 +198,9 @@ class SocketBase:
             return
         msg = [_EVENT.pack(int(event), value & 0xFFFFFFFF), endpoint.encode()]
         with self._monitor_lock:
+            mon = self._monitor  # again: disable_monitor/close may have just closed it
+            if mon is None:
+                return
             try:
                 mon.try_send(msg)
             except ZMQError:
@@ -212,6 +218,11 @@ class SocketBase:
         if self._mailbox:
             self._process()
         ep = endpoints.parse(addr, bind=True, ipv6=bool(self.options.get(C.IPV6)))
+        if ep.transport in ("pgm", "epgm"):  # as libzmq: bind is connect for multicast
+            from purezmq.transports import pgm
+
+            pgm.attach(self, ep, addr)
+            return
         if ep.transport == "inproc":
             from purezmq.transports import inproc
 
@@ -236,6 +247,11 @@ class SocketBase:
         if self._mailbox:
             self._process()
         ep = endpoints.parse(addr, bind=False, ipv6=bool(self.options.get(C.IPV6)))
+        if ep.transport in ("pgm", "epgm"):
+            from purezmq.transports import pgm
+
+            pgm.attach(self, ep, addr)
+            return
         rid = self.options.pop(C.CONNECT_ROUTING_ID, b"")
         if ep.transport == "inproc":
             from purezmq.transports import inproc
@@ -269,7 +285,7 @@ class SocketBase:
             self._process()
         objs = self._endpoints.pop(addr, None)
         if not objs:
-            raise ZMQError(C.ENOENT)
+            raise ZMQError(errno.ENOENT)
         reactor = self.ctx._reactor
         for obj in objs:
             if isinstance(obj, tuple):  # an inproc bind
@@ -376,6 +392,9 @@ class SocketBase:
 
     def _events(self) -> int:
         """``POLLIN`` / ``POLLOUT`` as the socket stands now (the ``EVENTS`` option)."""
+        sig = self._signaler
+        if sig is not None and sig.pending:
+            sig.drain()  # reset the FD's edge before looking, as libzmq does
         if self._mailbox:
             self._process()
         ev = 0
@@ -385,6 +404,17 @@ class SocketBase:
             ev |= C.POLLOUT
         return ev
 
+    def _fd(self) -> int:
+        """The ``FD`` option: readable when the state may have changed (edge-triggered;
+        reading ``EVENTS`` resets it).  See :mod:`purezmq.plumbing.signaler`."""
+        sig = self._signaler
+        if sig is None:
+            from purezmq.plumbing.signaler import Signaler
+
+            sig = self._signaler = Signaler()
+            self.add_waiter(sig.wake)
+        return sig.fileno()
+
     # -- options ---------------------------------------------------------------------------
     def setsockopt(self, option: int, value) -> None:
         if self.closed:
@@ -393,6 +423,9 @@ class SocketBase:
         if option in READ_ONLY:
             raise ZMQError(C.EINVAL)
         value = check_value(option, value)
+        if option in SECURITY_OPTIONS:
+            set_security_option(self.options, option, value)
+            return
         if self.pattern.setsockopt(option, value):
             return
         if option in (C.SUBSCRIBE, C.UNSUBSCRIBE):
@@ -413,6 +446,8 @@ class SocketBase:
             return int(self._rcvmore)
         if option == C.EVENTS:
             return self._events()
+        if option == C.FD:
+            return self._fd()
         if option == C.LAST_ENDPOINT:
             return self._last_endpoint.encode()
         if option == C.MECHANISM:
@@ -421,6 +456,8 @@ class SocketBase:
             return 0
         if option == C.HWM:
             return self.options.get(C.SNDHWM)
+        if option in SECURITY_OPTIONS:
+            return get_security_option(self.options, option)
         if option in WRITE_ONLY and option not in self.options:
             raise ZMQError(C.EINVAL)
         from purezmq.constants import OPTION_TYPES
@@ -430,12 +467,7 @@ class SocketBase:
         return self.options.get(option)
 
     def _mechanism_number(self) -> int:
-        opts = self.options
-        if opts.get(C.CURVE_SERVER) or opts.get(C.CURVE_SERVERKEY):
-            return C.CURVE
-        if opts.get(C.PLAIN_SERVER) or opts.get(C.PLAIN_USERNAME) or opts.get(C.PLAIN_PASSWORD):
-            return C.PLAIN
-        return C.NULL
+        return self.options.get(C.MECHANISM)  # kept by purezmq.security, as libzmq does
 
     # -- closing ---------------------------------------------------------------------------
     def close(self, linger: int | None = None) -> None:
@@ -447,6 +479,11 @@ class SocketBase:
             linger = self.options.get(C.LINGER)
         self.closed = True
         self._notify()
+        sig = self._signaler
+        if sig is not None:
+            self._signaler = None
+            self.remove_waiter(sig.wake)
+            sig.close()
         from purezmq.transports import inproc
 
         inproc.socket_closed(self)
@@ -467,6 +504,8 @@ class SocketBase:
             self.ctx._reaped(self)
         if self._monitor is not None:
             self._event(C.EVENT_MONITOR_STOPPED, 0, "")
-            self._monitor.close(0)
-            self._monitor = None
+            with self._monitor_lock:  # not while the I/O thread reports an event
+                mon, self._monitor = self._monitor, None
+                if mon is not None:
+                    mon.close(0)
 

@@ -48,6 +48,10 @@ class InprocLink:
         self.bpeer = bpeer
         binder._post(binder._attach, bpeer)
 
+    def has_queued(self) -> bool:
+        """True if the connecter wrote messages the binder has not read."""
+        return any(item.__class__ is list for item in self.c2b.q)
+
     def peer_closed(self, peer: Peer) -> None:
         """One side dropped or closed: the other keeps what was sent, then detaches."""
         other_sock, other = (
@@ -67,6 +71,9 @@ def bind(sock, name: str) -> None:
     for link in pending:
         if not link.connecter.closed:
             link.join(sock)
+        elif link.has_queued():  # closed before this bind: deliver, then drop the peer
+            link.join(sock)
+            link.peer_closed(link.cpeer)
 
 
 def unbind(sock, name: str) -> None:
@@ -90,13 +97,21 @@ def connect(sock, name: str, rid: bytes) -> Peer:
 
 
 def socket_closed(sock) -> None:
-    """Release inproc names and tell inproc peers this socket is gone."""
+    """Release inproc names and tell inproc peers this socket is gone.
+
+    A connect still waiting for its bind keeps the messages queued on it: as in libzmq
+    (whatever the LINGER), a later bind of the name receives them.
+    """
     ctx = sock.ctx
     with ctx._lock:
         for name in [n for n, s in ctx._inproc.items() if s is sock]:
             del ctx._inproc[name]
         for links in ctx._inproc_pending.values():
-            links[:] = [link for link in links if link.connecter is not sock]
+            links[:] = [
+                link
+                for link in links
+                if link.connecter is not sock or link.has_queued()
+            ]
     for peer in list(sock.peers):
         if isinstance(peer.session, InprocLink):
             peer.session.peer_closed(peer)

@@ -209,7 +209,7 @@ class Session:
             return
         try:
             family, addr = self._addresses()[0]
-        except (OSError, IndexError):
+        except (OSError, IndexError, ValueError):  # ValueError: UnicodeError (IDNA) too
             self._retry()
             return
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -28,6 +28,7 @@ from purezmq import constants as C
 from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
+from purezmq.io.host import host_signaler, host_wait, hostable_engines
 from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
 from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
@@ -68,6 +69,7 @@ class SocketBase:
         self.closed = False
         self._last_endpoint = ""
         self._monitor = None
+        self._host_sig = None
         self._monitor_mask = 0
         self._monitor_lock = threading.Lock()
         self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
@@ -357,20 +359,28 @@ class SocketBase:
         timeo = self.options.get(C.RCVTIMEO)
         if flags & _DONTWAIT or timeo == 0:
             raise Again()
-        return self._block(self._recv_or_nothing, timeo)
+        return self._block(self._recv_or_nothing, timeo, host=True)
 
     def _recv_or_nothing(self):
         msg = self.pattern.recv()
         return _NOTHING if msg is None else msg
 
-    def _block(self, attempt, timeo: int):
+    def _block(self, attempt, timeo: int, host: bool = False):
+        """Retry ``attempt`` until it gives a result, waiting for wake-ups in between.
+
+        With ``host`` (a blocking recv), the wait may read the socket's connections on this
+        thread instead (see :mod:`purezmq.io.host`).
+        """
         deadline = None if timeo < 0 else time.monotonic() + timeo / 1000.0
         w = self._waiter
         wake = w.wake
         self.add_waiter(wake)
+        sig = None
         try:
             while True:
                 w.clear()
+                if sig is not None:
+                    sig.drain()
                 if self._mailbox:
                     self._process()
                 result = attempt()
@@ -380,15 +390,24 @@ class SocketBase:
                     raise ContextTerminated()
                 if self.closed:
                     raise ZMQError(C.ENOTSOCK)
-                if deadline is None:
-                    w.wait(None)
-                else:
+                remaining = None
+                if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise Again()
+                engines = hostable_engines(self) if host else None
+                if engines:
+                    if sig is None:
+                        sig = host_signaler(self)
+                        self.add_waiter(sig.wake)
+                        continue  # look again now that the signaler is registered
+                    host_wait(engines, sig, remaining)
+                else:
                     w.wait(remaining)
         finally:
             self.remove_waiter(wake)
+            if sig is not None:
+                self.remove_waiter(sig.wake)
 
     def _events(self) -> int:
         """``POLLIN`` / ``POLLOUT`` as the socket stands now (the ``EVENTS`` option)."""
@@ -479,6 +498,8 @@ class SocketBase:
             linger = self.options.get(C.LINGER)
         self.closed = True
         self._notify()
+        if self._host_sig is not None:
+            self._host_sig.close()
         sig = self._signaler
         if sig is not None:
             self._signaler = None

@@ -86,6 +86,8 @@ class StreamEngine:
         self._timer = None
         self._lock = threading.Lock()
         self._last_flush = 0.0
+        self.hosted = False  # a caller's thread is reading this connection
+        self._host_paused = False
         opts = owner.options
         now = reactor.time()
         self.conn = ZmtpConnection(
@@ -136,6 +138,16 @@ class StreamEngine:
     # -- reading -------------------------------------------------------------------------
     @_locked
     def _on_readable(self) -> None:
+        if self.hosted:
+            # A caller blocked in recv reads this connection itself (see io/host.py):
+            # stand aside until it is done, instead of racing it for every packet.
+            self.reactor.remove_reader(self.fd)
+            self._host_paused = True
+            return
+        self._read_once()
+
+    def _read_once(self) -> None:
+        """One read and decode pass; on the I/O thread or a hosting caller's (lock held)."""
         try:
             data = self.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -143,17 +155,17 @@ class StreamEngine:
         except OSError as e:
             if not self.conn.ready:  # e.g. ECONNRESET during the handshake
                 self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, e.errno or 0, self.endpoint)
-            self.close(f"read error: {e}", C.EVENT_DISCONNECTED)
+            self._in_reactor(self.close, f"read error: {e}", C.EVENT_DISCONNECTED)
             return
         if not data:
             if not self.conn.ready:  # libzmq: a handshake cut short is a failure too
                 self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, EPIPE, self.endpoint)
-            self.close("peer closed the connection", C.EVENT_DISCONNECTED)
+            self._in_reactor(self.close, "peer closed the connection", C.EVENT_DISCONNECTED)
             return
         try:
-            events = self.conn.receive_data(data, self.reactor.time())
+            events = self.conn.receive_data(data, time.monotonic())
         except ZmtpError as e:
-            self._fail(e)
+            self._in_reactor(self._fail_cb, e)
             return
         if events:
             self._handle_events(events)
@@ -162,7 +174,33 @@ class StreamEngine:
         if self.conn.has_output:
             self._flush()
         if self._timer is None or self.conn.next_timer() != self._timer.when:
-            self._schedule_timer()
+            self._in_reactor(self._schedule_timer)
+
+    # -- hosting: a caller's thread reads while it waits (io/host.py) -------------------
+    def hosted_read(self) -> None:
+        """Read what arrived, from the caller's thread, unless the I/O thread is at it."""
+        if self._lock.acquire(False):
+            try:
+                if not self.closed and self._reading:
+                    self._read_once()
+            finally:
+                self._lock.release()
+
+    def unhost(self) -> None:
+        self.hosted = False
+        if self._host_paused:
+            self.reactor.call_soon_threadsafe(self._rehost)
+
+    def _rehost(self) -> None:
+        if self._host_paused and not self.hosted:
+            self._host_paused = False
+            if self._reading and not self.closed:
+                self.reactor.add_reader(self.fd, self._on_readable)
+
+    @_locked
+    def _fail_cb(self, e: ZmtpError) -> None:
+        if not self.closed:
+            self._fail(e)
 
     def _handle_events(self, events: list) -> None:
         peer = self.peer
@@ -190,7 +228,7 @@ class StreamEngine:
     def _pause_reading(self) -> None:
         if self._reading:
             self._reading = False
-            self.reactor.remove_reader(self.fd)
+            self._in_reactor(self.reactor.remove_reader, self.fd)
 
     def _on_inbound_writable(self, pipe: Pipe) -> None:
         # Called from the socket's thread when it drained the inbound pipe.

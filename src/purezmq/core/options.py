@@ -31,6 +31,7 @@ DEFAULTS: dict[int, object] = {
     C.RECOVERY_IVL: 10000,
     C.MULTICAST_HOPS: 1,
     C.MULTICAST_MAXTPDU: 1500,
+    C.MULTICAST_LOOP: 1,
     C.ZAP_DOMAIN: b"",
     C.PLAIN_USERNAME: b"",
     C.PLAIN_PASSWORD: b"",

@@ -156,6 +156,10 @@ class Poller:
                 found = self._ready_zmq()
                 if found:
                     wait_ms = 0
+                elif any(s.ctx._terminated for s in zsocks):  # as _poll_zmq: ETERM
+                    from purezmq.error import ContextTerminated
+
+                    raise ContextTerminated()
                 elif deadline is None:
                     wait_ms = None
                 else:

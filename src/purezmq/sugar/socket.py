@@ -7,6 +7,7 @@ import json
 import pickle
 import random
 from typing import Any
+from warnings import warn
 
 from purezmq import constants as C
 from purezmq.core.context import Context
@@ -66,6 +67,17 @@ class Socket(SocketBase):
 
     def __exit__(self, *args: Any) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        # As pyzmq: warn about, then close, a socket collected without close().  A socket
+        # with live endpoints is referenced by the I/O thread, so it is never collected.
+        if not self._shadow and not getattr(self, "closed", True):
+            if warn is not None:  # None during interpreter teardown
+                warn(f"Unclosed socket {self}", ResourceWarning, stacklevel=2, source=self)
+            try:
+                self.close()
+            except Exception:
+                pass
 
     def __repr__(self) -> str:
         closed = " closed" if self.closed else ""
@@ -131,13 +143,20 @@ class Socket(SocketBase):
         return self.getsockopt(C.FD)
 
     # -- endpoints -------------------------------------------------------------------------
+    # pyzmq takes endpoints as str or bytes (``sock.unbind(sock.last_endpoint)``).
     def bind(self, addr: str) -> Socket:
-        super().bind(addr)
+        super().bind(addr.decode() if isinstance(addr, bytes) else addr)
         return self
 
     def connect(self, addr: str) -> Socket:
-        super().connect(addr)
+        super().connect(addr.decode() if isinstance(addr, bytes) else addr)
         return self
+
+    def unbind(self, addr: str) -> None:
+        super().unbind(addr.decode() if isinstance(addr, bytes) else addr)
+
+    def disconnect(self, addr: str) -> None:
+        super().disconnect(addr.decode() if isinstance(addr, bytes) else addr)
 
     def bind_to_random_port(
         self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
@@ -345,6 +364,8 @@ class Socket(SocketBase):
         if addr is None:
             self.disable_monitor()
             return
+        if isinstance(addr, (bytes, bytearray)):  # pyzmq takes bytes too
+            addr = bytes(addr).decode("utf-8")
         if not addr.startswith("inproc://"):
             raise ZMQError(C.EPROTONOSUPPORT)
         if self._monitor is not None:
@@ -356,6 +377,9 @@ class Socket(SocketBase):
         self._monitor = mon
 
     def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
+        current = getattr(self, "_monitor_socket", None)
+        if current is not None and not current.closed and self._monitor is not None:
+            return current  # already monitoring, as pyzmq
         if addr is None:
             addr = f"inproc://monitor.s-{id(self)}"
         if events is None:
@@ -366,11 +390,13 @@ class Socket(SocketBase):
         return self._monitor_socket
 
     def disable_monitor(self) -> None:
+        self._monitor_socket = None
         mon = self._monitor
         if mon is not None:
             self._event(C.EVENT_MONITOR_STOPPED, 0, "")
-            self._monitor = None
-            mon.close(0)
+            with self._monitor_lock:  # the I/O thread may be reporting an event right now
+                self._monitor = None
+                mon.close(0)
 
 
 def _option_property(option: C.SocketOption) -> property:
@@ -384,8 +410,8 @@ def _option_property(option: C.SocketOption) -> property:
 
 
 for _name, _opt in C.SocketOption.__members__.items():
-    _attr = _name.lower()
-    if not hasattr(Socket, _attr):
-        setattr(Socket, _attr, _option_property(_opt))
+    for _attr in (_name.lower(), _name):  # pyzmq accepts sock.linger and sock.LINGER
+        if not hasattr(Socket, _attr):
+            setattr(Socket, _attr, _option_property(_opt))
 
 Context._socket_class = Socket

@@ -229,6 +229,9 @@ class Session:
         elif rc in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
             self.owner._event(C.EVENT_CONNECT_DELAYED, rc, self.endpoint)
             self.reactor.add_writer(sock.fileno(), self._on_connect)
+            timeout = self.owner.options.get(C.CONNECT_TIMEOUT)
+            if timeout > 0:  # else the kernel's SYN back-off, which grows to minutes
+                self._timer = self.reactor.call_later(timeout / 1000.0, self._connect_timed_out)
         else:
             fd = sock.fileno()
             sock.close()
@@ -236,10 +239,26 @@ class Session:
             self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)  # as libzmq's connecter
             self._retry()
 
+    def _connect_timed_out(self) -> None:
+        """``CONNECT_TIMEOUT``: give up this attempt and retry (libzmq's connecter)."""
+        self._timer = None
+        sock = self._sock
+        if sock is None or self.closed:
+            return
+        fd = sock.fileno()
+        self.reactor.remove_writer(fd)
+        sock.close()
+        self._sock = None
+        self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)
+        self._retry()
+
     def _on_connect(self) -> None:
         sock = self._sock
         if sock is None:
             return
+        if self._timer is not None:  # the CONNECT_TIMEOUT timer
+            self._timer.cancel()
+            self._timer = None
         self.reactor.remove_writer(sock.fileno())
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:

@@ -151,12 +151,15 @@ class Distributor:
             pass
 
     def send_to(self, peers, msg) -> None:
+        first = True
         for peer in peers:
             out = peer.out
             if out.hwm and len(out.q) >= out.hwm:
                 self.dropped += 1
                 continue
-            out.write(msg)
+            # Each receiver owns its list (the frames themselves are shared, immutable).
+            out.write(msg if first else msg.copy())
+            first = False
 
     def all_writable(self, peers) -> bool:
         return all(not p.out.full() for p in peers)

@@ -1,0 +1,634 @@
+"""purezmq vs pyzmq benchmarks: one command, alternating runs, medians, a Markdown report.
+
+    python bench/run.py [--quick] [--full] [--only NAME[,NAME...]] [--runs N]
+
+Each benchmark runs for pyzmq and purezmq *alternately* (``--runs`` rounds, 3 by default;
+the first library of a round alternates too), and the median of each library's runs is
+reported with the ratio purezmq/pyzmq.  Sender and receiver are separate processes (inproc:
+two threads of one process).  The same code in ``bench/workloads.py`` drives both
+libraries: it is written against pyzmq's API and imports ``zmq`` or ``purezmq`` by name.
+
+Every run is bounded: receivers time from their first to their last message over a fixed
+count (libzmq's ``local_thr`` method) but stop at a time cap, every recv has ``RCVTIMEO``,
+and the orchestrator kills whatever is left.  A failed run is recorded in the table, not
+raised.  The report goes to ``bench/RESULTS.md`` (``--output``; ``--no-write`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))  # benchmark this checkout's purezmq
+sys.path.insert(0, str(HERE))
+
+import workloads  # noqa: E402
+
+MP = mp.get_context("fork")  # the parent never imports either library, so fork is safe
+LIBS = ("pyzmq", "purezmq")
+MODULES = {"pyzmq": "zmq", "purezmq": "purezmq"}
+KiB, MiB = 1024, 1024 * 1024
+
+
+class BenchError(Exception):
+    pass
+
+
+# -- processes ---------------------------------------------------------------------------
+class Worker:
+    """One benchmark process and the pipe to it."""
+
+    def __init__(self, name: str, target, *args) -> None:
+        self.name = name
+        parent, child = MP.Pipe()
+        self.conn = parent
+        self.proc = MP.Process(
+            target=workloads.child_main, args=(target, child, args), name=name, daemon=True
+        )
+        self.proc.start()
+        child.close()
+
+    def expect(self, kind: str, timeout: float):
+        if not self.conn.poll(timeout):
+            raise BenchError(f"{self.name}: no {kind} within {timeout:.0f} s")
+        try:
+            got, data = self.conn.recv()
+        except (EOFError, OSError):
+            self.proc.join(1)
+            raise BenchError(f"{self.name} died (exit code {self.proc.exitcode})") from None
+        if got == "error":
+            raise BenchError(f"{self.name}: {data}")
+        if got != kind:
+            raise BenchError(f"{self.name}: expected {kind}, got {got}")
+        return data
+
+    def tell(self, msg) -> None:
+        try:
+            self.conn.send(msg)
+        except OSError:
+            pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2)
+        self.conn.close()
+
+
+class Workers(list):
+    """Stops every worker it holds on exit, whatever happened (and removes ``cleanup``
+    files, such as ipc socket paths a killed process could not unlink)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cleanup: list[str] = []
+
+    def start(self, name: str, target, *args) -> Worker:
+        w = Worker(name, target, *args)
+        self.append(w)
+        return w
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for w in self:
+            w.tell("stop")
+        deadline = time.monotonic() + 2.0  # a blocked sender is not worth waiting for
+        for w in self:
+            w.stop(max(0.1, deadline - time.monotonic()))
+        for path in self.cleanup:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+# -- other load on the machine -------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_snapshot() -> tuple[float, float, float]:
+    """(wall time, CPU seconds busy machine-wide, CPU seconds of us and our reaped children)."""
+    try:
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / _TICK
+    except (OSError, ValueError, IndexError):
+        busy = float("nan")
+    ours = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        ru = resource.getrusage(who)
+        ours += ru.ru_utime + ru.ru_stime
+    return time.monotonic(), busy, ours
+
+
+def other_load(before: tuple, after: tuple) -> float:
+    """CPUs' worth of work done by processes other than the benchmark during a run."""
+    wall = after[0] - before[0]
+    if wall <= 0:
+        return 0.0
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall)
+
+
+CONTENDED = 0.25  # a run is flagged when others used more than this many CPUs
+
+
+class QuietWaiter:
+    """Before a run, wait (up to ``per_run`` s, ``budget`` s in all) until others are idle."""
+
+    def __init__(self, per_run: float, budget: float) -> None:
+        self.per_run = per_run
+        self.left = budget
+        self.waited = 0.0
+
+    def __call__(self) -> None:
+        limit = min(self.per_run, self.left)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            a = _cpu_snapshot()
+            time.sleep(0.3)
+            if other_load(a, _cpu_snapshot()) < CONTENDED:
+                break
+        spent = time.monotonic() - t0
+        self.left -= spent
+        self.waited += spent
+
+
+# -- benchmarks ---------------------------------------------------------------------------
+@dataclass
+class Row:
+    id: str
+    title: str
+    kind: str  # thr | lat | fan | mem
+    unit: str
+    better: str  # higher | lower
+    params: dict = field(default_factory=dict)
+
+
+def _hwm(size: int) -> int:
+    """Default HWM (1000), lowered for big messages so queues stay under ~64 MiB per side."""
+    return min(1000, max(16, (64 * MiB) // size))
+
+
+_ipc_seq = 0
+
+
+def _endpoint(transport: str) -> str:
+    global _ipc_seq
+    if transport == "tcp":
+        return "tcp://127.0.0.1:*"
+    if transport == "ipc":
+        _ipc_seq += 1
+        return f"ipc:///tmp/purezmq-bench-{os.getpid()}-{_ipc_seq}.ipc"
+    return "inproc://bench"
+
+
+def run_thr(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    size, transport = p["size"], p["transport"]
+    count = max(1000, int(p["count"] * cfg["scale"]))
+    cap, hwm, mod = cfg["cap"], _hwm(size), MODULES[lib]
+    with Workers() as ws:
+        if transport == "inproc":
+            w = ws.start(f"{lib} inproc", workloads.thr_inproc, mod, _endpoint(transport),
+                         size, count, cap, hwm)
+            w.expect("ready", 30)
+            res = w.expect("result", cap + 40)
+        else:
+            endpoint = _endpoint(transport)
+            if endpoint.startswith("ipc://"):
+                ws.cleanup.append(endpoint[len("ipc://"):])
+            recv = ws.start(f"{lib} PULL", workloads.thr_receiver, mod, endpoint,
+                            size, count, cap, hwm)
+            ep = recv.expect("ready", 30)
+            ws.start(f"{lib} PUSH", workloads.thr_sender, mod, ep, size, count, cap, hwm)
+            res = recv.expect("result", cap + 40)
+    rate = res["count"] / res["elapsed"]
+    return {"value": rate, "mbps": rate * size / 1e6, "n": res["count"],
+            "capped": res["capped"]}
+
+
+def run_lat(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    count = max(200, int(p["count"] * cfg["scale"]))
+    cap, mod = cfg["cap"], MODULES[lib]
+    with Workers() as ws:
+        srv = ws.start(f"{lib} REP", workloads.lat_server, mod, _endpoint(p["transport"]), cap)
+        ep = srv.expect("ready", 30)
+        cli = ws.start(f"{lib} REQ", workloads.lat_client, mod, ep, p["size"], count, cap)
+        res = cli.expect("result", cap + 60)
+    rtt_us = res["elapsed"] / res["count"] * 1e6
+    return {"value": rtt_us, "n": res["count"], "capped": res["capped"]}
+
+
+def run_fan(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    nsubs, size, duration, mod = p["subs"], p["size"], cfg["fan_duration"], MODULES[lib]
+    with Workers() as ws:
+        pub = ws.start(f"{lib} PUB", workloads.fan_publisher, mod, _endpoint("tcp"), size,
+                       duration, cfg["nodrop"])
+        ep = pub.expect("ready", 30)
+        subs = [ws.start(f"{lib} SUB{i}", workloads.fan_subscriber, mod, ep, size)
+                for i in range(nsubs)]
+        for s in subs:
+            s.expect("ready", 90)
+        pub.tell("go")
+        results = [s.expect("result", duration + 60) for s in subs]
+        pub.tell("stop")
+        pres = pub.expect("result", 30)
+    delivered = sum(r["count"] for r in results)
+    got = [r for r in results if r["count"]]
+    if not got:
+        raise BenchError("no subscriber received any data message")
+    span = max(r["t_end"] for r in got) - min(r["t_first"] for r in got)
+    sent = pres["sent"]
+    return {"value": delivered / span, "n": delivered,
+            "delivered_pct": 100.0 * delivered / max(1, sent * nsubs),
+            "pub_rate": sent / (pres["t1"] - pres["t0"])}
+
+
+def run_mem(lib: str, row: Row, cfg: dict) -> dict:
+    peers = cfg["peers"]
+    per_proc = 2500
+    nprocs = max(1, math.ceil(peers / per_proc))
+    split = [peers // nprocs + (1 if i < peers % nprocs else 0) for i in range(nprocs)]
+    mod = MODULES[lib]
+    with Workers() as ws:
+        router = ws.start(f"{lib} ROUTER", workloads.router_memory, mod, peers, 0.5)
+        ep, _base = router.expect("ready", 30)
+        dealers = [ws.start(f"{lib} DEALERx{k}", workloads.dealer_swarm, mod, ep, k)
+                   for k in split]
+        for d in dealers:
+            d.expect("ready", 180)
+        res = router.expect("result", 240)
+    return {"value": res["rss_kb"] / 1024.0, "n": peers,
+            "per_peer_kb": (res["rss_kb"] - res["base_kb"]) / peers,
+            "base_mb": res["base_kb"] / 1024.0, "connect_s": res["connect_s"]}
+
+
+RUNNERS = {"thr": run_thr, "lat": run_lat, "fan": run_fan, "mem": run_mem}
+
+
+def make_rows(cfg: dict) -> list[Row]:
+    rows = []
+    for size, count, label in ((64, 1_500_000, "64 B"), (KiB, 1_000_000, "1 KiB"),
+                               (64 * KiB, 40_000, "64 KiB"), (MiB, 3_000, "1 MiB")):
+        sid = {64: "64", KiB: "1k", 64 * KiB: "64k", MiB: "1m"}[size]
+        rows.append(Row(f"tcp-{sid}", f"PUSH/PULL tcp {label}", "thr", "msgs/s (MB/s)",
+                        "higher", {"transport": "tcp", "size": size, "count": count}))
+    rows.append(Row("ipc-64", "PUSH/PULL ipc 64 B", "thr", "msgs/s (MB/s)", "higher",
+                    {"transport": "ipc", "size": 64, "count": 1_500_000}))
+    rows.append(Row("inproc-64", "PUSH/PULL inproc 64 B", "thr", "msgs/s (MB/s)", "higher",
+                    {"transport": "inproc", "size": 64, "count": 1_500_000}))
+    rows.append(Row("lat-tcp-1", "REQ/REP tcp round trip 1 B", "lat", "us", "lower",
+                    {"transport": "tcp", "size": 1, "count": 20_000}))
+    for n in (1, 4, 16):
+        rows.append(Row(f"fanout-{n}", f"PUB -> {n} SUB tcp 64 B", "fan",
+                        "delivered msgs/s", "higher", {"subs": n, "size": 64}))
+    rows.append(Row(f"router-{cfg['peers']}",
+                    f"ROUTER + {cfg['peers']:,} idle DEALERs (tcp)", "mem", "RSS MB",
+                    "lower", {}))
+    return rows
+
+
+# -- reporting ----------------------------------------------------------------------------
+def _fmt(row: Row, v: float) -> str:
+    if row.kind in ("thr", "fan"):
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+def cell(row: Row, runs: list[dict]) -> str:
+    if not runs:
+        return "-"
+    failed = sum(1 for r in runs if "error" in r)
+    if failed == len(runs):
+        first = next(r["error"] for r in runs if "error" in r)
+        return f"FAIL ({first})".replace("|", "/")
+    value = statistics.median(r["value"] for r in runs if "error" not in r)
+    text = _fmt(row, value)
+    if row.kind == "thr":
+        text += f" ({statistics.median(r['mbps'] for r in runs if 'error' not in r):,.1f})"
+    if row.kind == "mem":
+        per = statistics.median(r["per_peer_kb"] for r in runs if "error" not in r)
+        text += f" ({per:.1f} KB/peer)"
+    if any(r.get("capped") for r in runs if "error" not in r):
+        text += " †"
+    if any(r.get("other_load", 0) > CONTENDED for r in runs if "error" not in r):
+        text += " ‡"
+    if failed:
+        text += f" [{failed}/{len(runs)} failed]"
+    return text
+
+
+def ratio(row: Row, results: dict) -> str:
+    vals = {}
+    for lib in LIBS:
+        ok = [r["value"] for r in results.get(lib, []) if "error" not in r]
+        if not ok:
+            return "-"
+        vals[lib] = statistics.median(ok)
+    if not vals["pyzmq"]:
+        return "-"
+    return f"{vals['purezmq'] / vals['pyzmq']:.2f}"
+
+
+def table(rows: list[Row], results: dict) -> str:
+    lines = [
+        "| Benchmark | Unit | pyzmq | purezmq | purezmq/pyzmq | Better |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        res = results.get(row.id, {})
+        lines.append(
+            f"| {row.title} | {row.unit} | {cell(row, res.get('pyzmq', []))} | "
+            f"{cell(row, res.get('purezmq', []))} | {ratio(row, res)} | {row.better} |"
+        )
+    return "\n".join(lines)
+
+
+def runs_table(rows: list[Row], results: dict) -> str:
+    lines = ["| Benchmark | Library | Runs (in order) | Other load (CPUs) | Extra |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        for lib in LIBS:
+            runs = results.get(row.id, {}).get(lib, [])
+            vals = ", ".join(
+                "FAIL" if "error" in r else _fmt(row, r["value"])
+                + ("†" if r.get("capped") else "")
+                + ("‡" if r.get("other_load", 0) > CONTENDED else "")
+                for r in runs
+            )
+            loads = ", ".join(f"{r.get('other_load', 0):.2f}" for r in runs)
+            extra = ""
+            ok = [r for r in runs if "error" not in r]
+            if row.kind == "fan" and ok:
+                extra = "delivered {:.0f}% of sent, publisher {:,.0f} msgs/s".format(
+                    statistics.median(r["delivered_pct"] for r in ok),
+                    statistics.median(r["pub_rate"] for r in ok))
+            elif row.kind == "mem" and ok:
+                extra = "baseline {:.1f} MB, all connected in {:.1f} s".format(
+                    statistics.median(r["base_mb"] for r in ok),
+                    statistics.median(r["connect_s"] for r in ok))
+            elif row.kind in ("thr", "lat") and ok:
+                extra = "messages timed: " + ", ".join(f"{r['n']:,}" for r in ok)
+            errors = sorted({r["error"] for r in runs if "error" in r})
+            if errors:
+                extra = (extra + "; " if extra else "") + "; ".join(errors)
+            lines.append(f"| {row.title} | {lib} | {vals} | {loads} | {extra.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def machine_info() -> dict:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:
+        nproc = os.cpu_count() or 0
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = rev + (" + uncommitted changes in src/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        rev = "?"
+    return {"nproc": nproc, "cpu": model, "mem": mem, "kernel": platform.release(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "git": rev}
+
+
+def snapshot_src() -> str:
+    """A private copy of the checkout's ``src/`` (removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    dest = Path(tempfile.mkdtemp(prefix="purezmq-bench-"))
+    shutil.copytree(ROOT / "src", dest / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    atexit.register(shutil.rmtree, dest, True)
+    return str(dest / "src")
+
+
+def export_rev(rev: str) -> tuple[str, str]:
+    """``git archive`` the checkout's ``src/`` at ``rev`` into a temporary directory."""
+    import tempfile
+
+    try:
+        full = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+                              capture_output=True, text=True, timeout=10, check=True)
+        dest = Path(tempfile.mkdtemp(prefix="purezmq-bench-"))
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"],
+                                 capture_output=True, timeout=60, check=True)
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, timeout=60,
+                       check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SystemExit(f"bench/run.py: cannot export --rev {rev}: {e}") from None
+    import atexit
+    import shutil
+
+    atexit.register(shutil.rmtree, dest, True)
+    short = full.stdout.strip()
+    return str(dest / "src"), f"git {short} (exported, clean)"
+
+
+def lib_versions() -> dict:
+    out = {}
+    for lib in LIBS:
+        with Workers() as ws:
+            try:
+                out[lib] = ws.start(f"{lib} info", workloads.lib_info, MODULES[lib]).expect(
+                    "result", 30)
+            except BenchError as e:
+                out[lib] = {"version": f"unavailable ({e})", "zmq_version": "?"}
+    return out
+
+
+def report(rows, results, cfg, info, versions, command, started, elapsed, waited,
+           src_label="") -> str:
+    py, pz = versions["pyzmq"], versions["purezmq"]
+    where = Path(pz.get("file", "")).resolve().parent.parent
+    source = src_label or (f"git {info['git']}" if where == (ROOT / "src").resolve()
+                           else f"from {where}")
+    loads = [r.get("other_load", 0.0) for res in results.values() for runs in res.values()
+             for r in runs]
+    busy = sum(1 for x in loads if x > CONTENDED)
+    load_line = (f"median {statistics.median(loads):.2f} CPU, max {max(loads):.2f} CPU; "
+                 f"{busy} of {len(loads)} runs above {CONTENDED} CPU (‡)" if loads else "-")
+    fan = ("XPUB_NODROP=1: the PUB blocks at the high-water mark instead of dropping, so "
+           "every message reaches every SUB and the publisher is paced by the slowest one"
+           if cfg["nodrop"] else
+           "a plain PUB with the default HWM: a slow SUB loses messages (`--fanout-drop`)")
+    return f"""# purezmq vs pyzmq benchmarks
+
+Generated by `bench/run.py` (do not edit by hand; re-run it).
+
+- Command: `{command}`
+- Date: {started} (total {elapsed:.0f} s, of which {waited:.0f} s waiting for a quiet machine)
+- Machine: {info['nproc']} CPUs (nproc), {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}
+- Python: {info['python']}
+- pyzmq {py['version']} (libzmq {py['zmq_version']}); purezmq {pz['version']} ({source})
+- Runs: {cfg['runs']} per library, alternating pyzmq/purezmq (the first of each round
+  alternates too); the table shows medians.
+- Other load on the machine during the runs: {load_line}
+
+{table(rows, results)}
+
+Ratios are purezmq/pyzmq: above 1 purezmq is ahead on "higher" rows and behind on "lower"
+rows. Throughput cells read msgs/s (MB/s).
+† = at least one run hit the {cfg['cap']:.1f} s time cap before its full message count
+(its rate is over the messages received within the cap).
+‡ = during at least one run, other processes on the machine used more than {CONTENDED} CPU
+(from /proc/stat, minus the benchmark's own processes): that run is noisier, and purezmq,
+which needs more CPU per message, loses more to it than pyzmq.
+
+## How it is measured
+
+- Throughput (PUSH/PULL): libzmq's `local_thr`/`remote_thr` method. The PULL side binds,
+  the PUSH side connects, in separate processes (inproc: two threads of one process). The
+  receiver times from the first to the last of a fixed count of messages (about 1.5-2.5 s
+  for pyzmq), stopping early at the time cap. MB/s = 10^6 bytes of payload per second.
+  HWM is the default 1000, lowered for big messages to keep about 64 MiB queued per side
+  (1 MiB: 64). Both libraries send with `send(bytes)` and receive with `recv()` (copies).
+- Latency: REQ (connect) and REP (bind) in two processes over tcp, 1-byte messages, a
+  warm-up, then a fixed count of round trips; the value is the mean round-trip time
+  (libzmq's `local_lat` prints half of it as "latency").
+- Fan-out: one PUB process binds, N SUB processes connect and subscribe to everything. The
+  PUB says hello until every SUB has heard it, then sends 64 B messages for
+  {cfg['fan_duration']:.1f} s with {fan}. Value: messages delivered to all SUBs together,
+  divided by the time from the first delivery to the last.
+- Memory: one ROUTER process binds; DEALER processes (one Context with up to 2,500
+  sockets each) connect, each says hello once, then idles. Value: VmRSS of the ROUTER
+  process once every hello has arrived; per peer: growth over the RSS after bind.
+- Every recv has a timeout, every run a deadline; a failed run is shown as FAIL.
+
+## Every run
+
+{runs_table(rows, results)}
+"""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
+    ap.add_argument("--full", action="store_true", help="10,000 DEALER peers for the memory row")
+    ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
+                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, lat, fanout, router)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
+    ap.add_argument("--peers", type=int, default=0, help="DEALER peers for the memory row")
+    ap.add_argument("--fanout-drop", action="store_true",
+                    help="fan-out with a plain dropping PUB instead of XPUB_NODROP")
+    ap.add_argument("--quiet-wait", type=float, default=10.0, metavar="S",
+                    help="before each run, wait up to S s for other processes to go idle "
+                         "(default 10; 0 disables)")
+    ap.add_argument("--quiet-budget", type=float, default=180.0, metavar="S",
+                    help="total seconds of such waiting per invocation (default 180)")
+    ap.add_argument("--rev", default="", help="benchmark purezmq as of this git revision of "
+                    "the checkout (exported with git archive to a temporary directory)")
+    ap.add_argument("--src", default="", help="benchmark the purezmq package under this "
+                    "directory instead of this checkout's src/ (for A/B comparisons)")
+    ap.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--no-write", action="store_true", help="print only, no RESULTS.md")
+    args = ap.parse_args(argv)
+
+    cfg = {
+        "runs": max(1, args.runs),
+        "cap": 1.0 if args.quick else 3.0,
+        "scale": 0.25 if args.quick else 1.0,
+        "fan_duration": 0.7 if args.quick else 2.0,
+        "nodrop": not args.fanout_drop,
+        "peers": args.peers or (10_000 if args.full else 1_000),
+    }
+    info = machine_info()
+    src_label = ""
+    if args.rev:
+        if args.src:
+            ap.error("give --rev or --src, not both")
+        args.src, src_label = export_rev(args.rev)
+    if not args.src:
+        # Others may edit src/ while this runs: benchmark a copy taken now, whole.
+        args.src = snapshot_src()
+        src_label = f"git {info['git']}, copied at start"
+    if args.src:
+        sys.path.insert(0, str(Path(args.src).resolve()))
+    rows = make_rows(cfg)
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        ids = {r.id for r in rows}
+        rows = [r for r in rows
+                if any(w == r.id if w in ids else w in r.id for w in wanted)]
+        if not rows:
+            ap.error(f"no benchmark matches {args.only!r}")
+    command = "python " + " ".join(shlex.quote(a) for a in
+                                   [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t_start = time.monotonic()
+    versions = lib_versions()
+    results: dict = {}
+    quiet = QuietWaiter(args.quiet_wait, args.quiet_budget)
+    for row in rows:
+        runner = RUNNERS[row.kind]
+        res = results.setdefault(row.id, {lib: [] for lib in LIBS})
+        for i in range(cfg["runs"]):
+            order = LIBS if i % 2 == 0 else LIBS[::-1]
+            for lib in order:
+                quiet()
+                snap = _cpu_snapshot()
+                try:
+                    r = runner(lib, row, cfg)
+                    shown = _fmt(row, r["value"]) + (" (capped)" if r.get("capped") else "")
+                except Exception as e:  # noqa: BLE001 - a failed run is a result
+                    r = {"error": str(e) or type(e).__name__}
+                    shown = "FAIL: " + r["error"]
+                end = _cpu_snapshot()
+                r["other_load"] = other_load(snap, end)
+                res[lib].append(r)
+                print(f"[{row.id}] run {i + 1}/{cfg['runs']} {lib:8s} {shown} {row.unit} "
+                      f"({end[0] - snap[0]:.1f} s, other load {r['other_load']:.2f} CPU)",
+                      file=sys.stderr, flush=True)
+    elapsed = time.monotonic() - t_start
+    print()
+    print(table(rows, results))
+    if not args.no_write:
+        text = report(rows, results, cfg, info, versions, command, started, elapsed,
+                      quiet.waited, src_label)
+        Path(args.output).write_text(text)
+        print(f"\nwrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Benchmark workers, written once against pyzmq's API and run with ``zmq`` or ``purezmq``.
+
+Every worker runs in its own process (started by ``bench/run.py``) and talks to the
+orchestrator over a duplex :func:`multiprocessing.Pipe`: it sends ``("ready", info)`` once
+its sockets are set up and ``("result", dict)`` when it is done; any exception becomes
+``("error", text)``.  The library is imported by name inside the worker, so the
+orchestrator itself never loads either one.
+
+Every ``recv`` has a timeout (``RCVTIMEO``), every ``send`` that can block has ``SNDTIMEO``,
+and every loop has a deadline, so a stuck library shows up as an error, never as a hang.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import threading
+import time
+import traceback
+
+CHUNK = 512  # messages between two looks at the clock (fewer for big messages)
+
+
+def chunk_for(size: int) -> int:
+    return max(4, min(CHUNK, (4 << 20) // max(1, size)))
+FIRST_TIMEOUT_MS = 15000  # the first message waits for connection set-up
+STALL_TIMEOUT_MS = 5000  # later messages: this long without one is a stall
+
+
+class Stalled(Exception):
+    """A recv or send timed out in the middle of a run."""
+
+
+def load(lib: str):
+    return importlib.import_module(lib)
+
+
+def rss_kb() -> int:
+    """Resident set size of this process, from /proc/self/status (kB)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def raise_nofile(want: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards ``want`` (up to the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def child_main(target, conn, args) -> None:
+    """Process entry point: run ``target(conn, *args)``, report any failure."""
+    try:
+        target(conn, *args)
+    except BaseException as e:  # noqa: BLE001 - everything is reported to the parent
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+        try:
+            conn.send(("error", f"{type(e).__name__}: {e}{where}"))
+        except Exception:
+            pass
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+        # Never let a library's shutdown keep the process alive: the result is sent.
+        os._exit(0)
+
+
+def _close(ctx, socks, linger: int = 0) -> None:
+    for s in socks:
+        try:
+            s.close(linger=linger)
+        except Exception:
+            pass
+    done = threading.Event()
+
+    def term() -> None:
+        try:
+            ctx.term()
+        finally:
+            done.set()
+
+    threading.Thread(target=term, daemon=True).start()
+    done.wait(10.0)
+
+
+# -- throughput (libzmq's local_thr / remote_thr) ------------------------------------------
+def _recv_count(zmq, sock, size: int, count: int, cap: float) -> dict:
+    """Receive up to ``count`` messages; time from the first to the last one."""
+    recv = sock.recv
+    chunk = chunk_for(size)
+    sock.rcvtimeo = FIRST_TIMEOUT_MS
+    first = recv()
+    t0 = time.perf_counter()
+    if len(first) != size:
+        raise ValueError(f"first message has {len(first)} bytes, expected {size}")
+    sock.rcvtimeo = STALL_TIMEOUT_MS
+    deadline = t0 + cap
+    got = 1
+    try:
+        while got < count:
+            n = min(chunk, count - got)
+            for _ in range(n):
+                recv()
+            got += n
+            if time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        raise Stalled(f"no message for {STALL_TIMEOUT_MS} ms after {got} messages") from None
+    t1 = time.perf_counter()
+    return {"count": got - 1, "elapsed": t1 - t0, "size": size, "capped": got < count}
+
+
+def _send_count(zmq, sock, size: int, count: int, cap: float) -> int:
+    msg = b"\x00" * size
+    send = sock.send
+    chunk = chunk_for(size)
+    deadline = time.perf_counter() + cap
+    sent = 0
+    try:
+        while sent < count:
+            n = min(chunk, count - sent)
+            for _ in range(n):
+                send(msg)
+            sent += n
+            if time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        pass  # the receiver stopped at its deadline
+    return sent
+
+
+def thr_receiver(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+                 hwm: int) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.linger = 0
+    sock.rcvhwm = hwm
+    sock.bind(endpoint)
+    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    result = _recv_count(zmq, sock, size, count, cap)
+    conn.send(("result", result))
+    _close(ctx, [sock])
+
+
+def thr_sender(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+               hwm: int) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.sndhwm = hwm
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.connect(endpoint)
+    sent = _send_count(zmq, sock, size, count, cap + 10.0)
+    conn.send(("result", {"sent": sent}))
+    _close(ctx, [sock], linger=2000)
+
+
+def thr_inproc(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+               hwm: int) -> None:
+    """Both ends in one process: the sender in a thread, the receiver in the main thread."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.linger = 0
+    pull.rcvhwm = hwm
+    pull.bind(endpoint)
+    push = ctx.socket(zmq.PUSH)
+    push.linger = 0
+    push.sndhwm = hwm
+    push.sndtimeo = STALL_TIMEOUT_MS
+    push.connect(endpoint)
+    sent = []
+    sender = threading.Thread(
+        target=lambda: sent.append(_send_count(zmq, push, size, count, cap + 10.0)),
+        daemon=True,
+    )
+    conn.send(("ready", endpoint))
+    sender.start()
+    result = _recv_count(zmq, pull, size, count, cap)
+    conn.send(("result", result))
+    _close(ctx, [pull, push])
+
+
+# -- latency (libzmq's local_lat / remote_lat) ---------------------------------------------
+def lat_server(conn, lib: str, endpoint: str, cap: float) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REP)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.bind(endpoint)
+    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    sock.rcvtimeo = FIRST_TIMEOUT_MS
+    recv, send = sock.recv, sock.send
+    n = 0
+    deadline = time.perf_counter() + cap + 30.0
+    try:
+        while True:
+            msg = recv()
+            send(msg)
+            if not msg:
+                break
+            n += 1
+            if n == 1:
+                sock.rcvtimeo = STALL_TIMEOUT_MS
+            if not n % CHUNK and time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        raise Stalled(f"REP: no request for {STALL_TIMEOUT_MS} ms after {n}") from None
+    conn.send(("result", {"served": n}))
+    _close(ctx, [sock])
+
+
+def lat_client(conn, lib: str, endpoint: str, size: int, count: int, cap: float) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REQ)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.rcvtimeo = FIRST_TIMEOUT_MS
+    sock.connect(endpoint)
+    msg = b"\x01" * size
+    send, recv = sock.send, sock.recv
+    send(msg)
+    recv()  # connection set-up
+    sock.rcvtimeo = STALL_TIMEOUT_MS
+    for _ in range(min(1000, count // 10)):  # warm-up
+        send(msg)
+        recv()
+    n = 0
+    t0 = time.perf_counter()
+    deadline = t0 + cap
+    try:
+        while n < count:
+            k = min(64, count - n)
+            for _ in range(k):
+                send(msg)
+                recv()
+            n += k
+            if time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        raise Stalled(f"REQ: no reply for {STALL_TIMEOUT_MS} ms after {n}") from None
+    t1 = time.perf_counter()
+    send(b"")
+    recv()
+    conn.send(("result", {"count": n, "elapsed": t1 - t0, "capped": n < count}))
+    _close(ctx, [sock])
+
+
+# -- PUB fan-out to N SUB processes ---------------------------------------------------------
+WARM = b"W"
+END = b"END"
+
+
+def fan_publisher(conn, lib: str, endpoint: str, size: int, duration: float,
+                  nodrop: bool) -> None:
+    """Send ``WARM`` until told "go", data for ``duration`` s, then ``END`` until "stop"."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUB)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    if nodrop:
+        sock.setsockopt(zmq.XPUB_NODROP, 1)
+    sock.bind(endpoint)
+    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    send = sock.send
+    limit = time.monotonic() + 60.0
+    while not conn.poll(0.005):  # subscriptions travel asynchronously: keep saying hello
+        send(WARM)
+        if time.monotonic() > limit:
+            raise Stalled("subscribers never all received the warm-up message")
+    cmd = conn.recv()
+    if cmd != "go":
+        raise ValueError(f"unexpected command {cmd!r}")
+    msg = b"\x00" * size
+    sent = 0
+    t0 = time.monotonic()
+    deadline = t0 + duration
+    while True:
+        for _ in range(CHUNK):
+            send(msg)
+        sent += CHUNK
+        if time.monotonic() > deadline:
+            break
+    t1 = time.monotonic()
+    limit = time.monotonic() + 60.0
+    while not conn.poll(0.01):  # END may be dropped at the high-water mark: repeat it
+        send(END)
+        if time.monotonic() > limit:
+            break
+    conn.send(("result", {"sent": sent, "t0": t0, "t1": t1}))
+    _close(ctx, [sock])
+
+
+def fan_subscriber(conn, lib: str, endpoint: str, size: int) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.SUB)
+    sock.linger = 0
+    sock.rcvtimeo = FIRST_TIMEOUT_MS * 2
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(endpoint)
+    recv = sock.recv
+    while recv() != WARM:
+        pass
+    conn.send(("ready", None))
+    sock.rcvtimeo = FIRST_TIMEOUT_MS * 2  # the other subscribers may take a while to join
+    count = 0
+    t_first = 0.0
+    try:
+        while True:
+            m = recv()
+            if len(m) == size:
+                count += 1
+                if count == 1:
+                    t_first = time.monotonic()
+                    sock.rcvtimeo = STALL_TIMEOUT_MS
+            elif m == END:
+                break
+    except zmq.Again:
+        raise Stalled(f"SUB: no message for {sock.rcvtimeo} ms after {count}") from None
+    t_end = time.monotonic()
+    conn.send(("result", {"count": count, "t_first": t_first, "t_end": t_end}))
+    _close(ctx, [sock])
+
+
+# -- ROUTER memory with many idle DEALER peers ---------------------------------------------
+def router_memory(conn, lib: str, peers: int, settle: float) -> None:
+    limit = raise_nofile(peers + 1024)
+    if limit < peers + 64:
+        raise OSError(f"RLIMIT_NOFILE is {limit}, need about {peers + 64}")
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.linger = 0
+    sock.setsockopt(zmq.BACKLOG, 4096)
+    sock.bind("tcp://127.0.0.1:*")
+    time.sleep(0.2)  # let a lazily started I/O thread settle before the baseline
+    base = rss_kb()
+    conn.send(("ready", (sock.getsockopt(zmq.LAST_ENDPOINT).decode(), base)))
+    sock.rcvtimeo = 60000
+    t0 = time.monotonic()
+    seen = set()
+    try:
+        while len(seen) < peers:
+            rid, _hello = sock.recv_multipart()
+            seen.add(rid)
+    except zmq.Again:
+        raise Stalled(f"ROUTER: only {len(seen)} of {peers} peers said hello") from None
+    connect_time = time.monotonic() - t0
+    time.sleep(settle)
+    rss = rss_kb()
+    conn.send(("result", {"rss_kb": rss, "base_kb": base, "peers": peers,
+                          "connect_s": connect_time}))
+    if conn.poll(120):
+        conn.recv()
+    _close(ctx, [sock])
+
+
+def dealer_swarm(conn, lib: str, endpoint: str, n: int) -> None:
+    """``n`` DEALER sockets in one context, each connects and says hello once, then idles."""
+    limit = raise_nofile(3 * n + 1024)
+    if limit < 2 * n + 64:
+        raise OSError(f"RLIMIT_NOFILE is {limit}, need about {2 * n + 64}")
+    zmq = load(lib)
+    ctx = zmq.Context()
+    ctx.set(zmq.MAX_SOCKETS, n + 64)
+    socks = []
+    for _ in range(n):
+        s = ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.sndtimeo = STALL_TIMEOUT_MS
+        s.connect(endpoint)
+        s.send(b"hi")
+        socks.append(s)
+    conn.send(("ready", n))
+    if conn.poll(180):  # idle until the parent says stop
+        conn.recv()
+    _close(ctx, socks)
+    conn.send(("result", {"closed": n}))
+
+
+def lib_info(conn, lib: str) -> None:
+    """Versions of a library, for the report."""
+    zmq = load(lib)
+    info = {"version": getattr(zmq, "__version__", "?"), "file": getattr(zmq, "__file__", "")}
+    try:
+        info["zmq_version"] = zmq.zmq_version()
+    except Exception:
+        info["zmq_version"] = "?"
+    conn.send(("result", info))

@@ -8,14 +8,24 @@ queued messages or hit the ``LINGER`` deadline), and stops the I/O thread.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import weakref
 from typing import Any
+from warnings import warn
 
 from purezmq import constants as C
 from purezmq.error import ZMQError
 from purezmq.io.reactor import Reactor
+
+_exiting = False  # no "Unclosed context" warnings at interpreter exit (as pyzmq)
+
+
+@atexit.register
+def _notice_atexit() -> None:
+    global _exiting
+    _exiting = True
 
 
 class Context:
@@ -30,7 +40,9 @@ class Context:
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_reactor", None)
         object.__setattr__(self, "_sockets", weakref.WeakSet())
-        object.__setattr__(self, "_open", set())  # sockets not yet reaped
+        # Sockets not yet reaped.  Weak, as pyzmq's: a socket dropped without close() is
+        # collected and closed by its __del__ (a lingering one is held by its I/O objects).
+        object.__setattr__(self, "_open", weakref.WeakSet())
         object.__setattr__(self, "_reaped_cv", threading.Condition(self._lock))
         object.__setattr__(self, "_inproc", {})
         object.__setattr__(self, "_inproc_pending", {})
@@ -127,6 +139,10 @@ class Context:
         self.destroy()
 
     def __del__(self) -> None:
+        # As pyzmq, warn about a context collected without term()/destroy(); but never block
+        # here: its sockets are garbage too (each references it) and close in their __del__.
+        if not getattr(self, "_closed", True) and not _exiting and warn is not None:
+            warn(f"Unclosed context {self}", ResourceWarning, stacklevel=2, source=self)
         reactor = getattr(self, "_reactor", None)
         if reactor is not None and not getattr(self, "_closed", True):
             try:

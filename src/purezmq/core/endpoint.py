@@ -5,14 +5,15 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import string
 import tempfile
 from dataclasses import dataclass
 
 from purezmq import constants as C
 from purezmq.error import ZMQError
 
-TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm")
-KNOWN_BUT_UNSUPPORTED = ("norm", "udp", "vmci", "tipc", "ws", "wss")
+TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "udp")
+KNOWN_BUT_UNSUPPORTED = ("norm", "vmci", "tipc", "ws", "wss")
 IPC_PATH_MAX_LEN = 107
 
 
@@ -24,6 +25,8 @@ class Endpoint:
     port: int = 0
     family: int = 0
     source: tuple[str, int] | None = None
+    scope_id: int = 0  # tcp bind: the zone of an IPv6 address (``[fe80::1%eth0]``)
+    tmpdir: str = ""  # ipc://*: the directory made for the socket, removed with it
 
     def __str__(self) -> str:
         return f"{self.transport}://{self.address}"
@@ -67,34 +70,105 @@ def _port(text: str, *, wildcard_ok: bool) -> int:
 
 
 def interface_address(name: str, ipv6: bool) -> str | None:
-    """The address of a network interface by name (``lo``), or None if there is none."""
-    try:
-        socket.if_nametoindex(name)
-    except (OSError, ValueError):  # ValueError: a NUL in the name
+    """The address of a network interface by name (``lo``, ``eth0``), or None if there is
+    none: as libzmq's getifaddrs() lookup, the interface's first address of the family
+    ``ipv6`` selects (IPv4: the primary address; IPv6: global scope before link-local)."""
+    if not name or "\0" in name or not name.isascii() or len(name) >= 16:  # IFNAMSIZ
         return None
-    if name == "lo" or name.startswith("lo"):
+    found = _interface_address_linux(name, ipv6)
+    if found is not None:
+        return found or None
+    try:  # no ioctl nor /proc (not Linux): only the loopback is known
+        socket.if_nametoindex(name)
+    except (OSError, ValueError):
+        return None
+    if name.startswith("lo"):
         return "::1" if ipv6 else "127.0.0.1"
     return None
 
 
+def _interface_address_linux(name: str, ipv6: bool) -> str | None:
+    """The address, "" if the interface has none of that family, None if this can't tell."""
+    if ipv6:
+        try:
+            with open("/proc/net/if_inet6") as f:
+                rows = [line.split() for line in f]
+        except OSError:
+            return None
+        mine = [r for r in rows if len(r) >= 6 and r[5] == name]
+        mine.sort(key=lambda r: int(r[3], 16) != 0)  # global scope first, as the kernel
+        if not mine:
+            return ""
+        return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(mine[0][0]))
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        res = fcntl.ioctl(probe.fileno(), 0x8915, name.encode().ljust(40, b"\0"))  # SIOCGIFADDR
+    except OSError as e:  # ENODEV: no such interface; EADDRNOTAVAIL: no IPv4 address
+        return "" if e.errno in (errno.ENODEV, errno.EADDRNOTAVAIL, errno.ENXIO) else None
+    finally:
+        probe.close()
+    return socket.inet_ntoa(res[20:24])
+
+
+# What libzmq's connect() lets through (its "quick and dirty" tcp address check).
+_CONNECT_CHARS = frozenset(string.ascii_letters + string.digits + ".-:%;[]_*")
+
+
 def parse_tcp(address: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
+    family = socket.AF_INET6 if ipv6 else socket.AF_INET  # IPV6=0: IPv4 only, as libzmq
+    if bind:
+        return _parse_tcp_bind(address, ipv6, family)
+    if (
+        not set(address) <= _CONNECT_CHARS
+        or not (address[0].isalnum() or address[0] in "[:")
+        or not address.rpartition(":")[2][:1].isdigit()
+    ):
+        raise ZMQError(C.EINVAL)
     source = None
-    if not bind and ";" in address:
-        src, _, address = address.partition(";")
+    if ";" in address:
+        src, _, address = address.rpartition(";")
         shost, sport = _split_hostport(src) if ":" in src else (src, "0")
         source = (_bind_host(shost, ipv6), _port(sport, wildcard_ok=True))
     host, port_text = _split_hostport(address)
-    port = _port(port_text, wildcard_ok=bind)
-    if not host:
+    port = _port(port_text, wildcard_ok=False)
+    if not host or host == "*":
         raise ZMQError(C.EINVAL)
-    if bind:
-        host = _bind_host(host, ipv6)
-    elif host == "*":
-        raise ZMQError(C.EINVAL)
-    else:
-        _check_host(host)
-    family = socket.AF_INET6 if ":" in host else (socket.AF_INET6 if ipv6 else socket.AF_INET)
+    _check_host(host)
     return Endpoint("tcp", address, host, port, family, source)
+
+
+def _parse_tcp_bind(address: str, ipv6: bool, family: int) -> Endpoint:
+    """As libzmq's resolver: host and port split at the last colon, brackets stripped, an
+    IPv6 zone after ``%``; a host that is no interface nor address is ENODEV."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        raise ZMQError(C.EINVAL)
+    port = _port(port_text, wildcard_ok=True)
+    if len(host) >= 2 and host[0] == "[" and host[-1] == "]":
+        host = host[1:-1]
+    scope_id = 0
+    host, pct, zone = host.rpartition("%") if "%" in host else (host, "", "")
+    if pct:
+        if not zone:
+            raise ZMQError(C.EINVAL)
+        if zone[0].isalpha():
+            try:
+                scope_id = socket.if_nametoindex(zone)
+            except (OSError, ValueError):
+                scope_id = 0
+        else:
+            digits = zone[: len(zone) - len(zone.lstrip("0123456789"))]  # atoi
+            scope_id = int(digits) if digits else 0
+        if scope_id == 0 or scope_id >= 2**32:
+            raise ZMQError(C.EINVAL)
+    if not host:
+        raise ZMQError(errno.ENODEV)
+    host = _bind_host(host, ipv6)
+    return Endpoint("tcp", address, host, port, family, scope_id=scope_id)
 
 
 def _bind_host(host: str, ipv6: bool) -> str:
@@ -119,11 +193,10 @@ def _check_host(host: str) -> None:
 
 
 def parse_ipc(address: str, *, bind: bool) -> Endpoint:
-    if address == "*":
-        if not bind:
-            raise ZMQError(C.EINVAL)
-        path = os.path.join(tempfile.mkdtemp(prefix="purezmq-"), "socket")
-        return Endpoint("ipc", path, host=path, family=socket.AF_UNIX)
+    if address == "*" and bind:  # connect: a file named "*", as libzmq
+        tmpdir = tempfile.mkdtemp(prefix="purezmq-")
+        path = os.path.join(tmpdir, "socket")
+        return Endpoint("ipc", path, host=path, family=socket.AF_UNIX, tmpdir=tmpdir)
     path = address
     if path.startswith("@"):
         path = "\0" + path[1:]
@@ -149,4 +222,6 @@ def parse(endpoint: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
 
         pgm = parse_address(transport, address)
         return Endpoint(transport, address, pgm.group, pgm.port, pgm.family)
+    if transport == "udp":  # resolved by purezmq.transports.udp, which knows the socket type
+        return Endpoint("udp", address)
     return Endpoint("inproc", address)

@@ -110,4 +110,22 @@ def check_value(option: int, value):
         raise TypeError(f"expected int, got: {value!r}")
     if kind == "int" and not -(2**31) <= value < 2**31:
         raise ZMQError(C.EINVAL)
+    bounds = RANGES.get(option)
+    if bounds is not None and not (
+        bounds[0] <= value and (bounds[1] is None or value <= bounds[1])
+    ):
+        raise ZMQError(C.EINVAL)
     return value
+
+
+# libzmq's accepted ranges (EINVAL outside) for the tcp options.
+RANGES: dict[int, tuple[int, int | None]] = {
+    C.TCP_KEEPALIVE: (-1, 1),
+    C.TCP_KEEPALIVE_IDLE: (-1, None),
+    C.TCP_KEEPALIVE_CNT: (-1, None),
+    C.TCP_KEEPALIVE_INTVL: (-1, None),
+    C.TCP_MAXRT: (0, None),
+    C.TOS: (0, None),
+    C.IPV6: (0, 1),
+    C.IPV4ONLY: (0, 1),
+}

@@ -28,7 +28,8 @@ from purezmq import constants as C
 from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
-from purezmq.io.host import host_signaler, host_wait, hostable_engines
+from purezmq.io.host import Host, host_signaler, hostable_engines
+from purezmq.patterns import draft as _draft  # noqa: F401 (adds the draft types to PATTERNS)
 from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
 from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
@@ -70,6 +71,8 @@ class SocketBase:
         self._last_endpoint = ""
         self._monitor = None
         self._host_sig = None
+        self._peers_version = 0  # bumped on attach/detach: hosting re-evaluates
+        self._last_direct = 0.0  # last write from this thread (io/engine.py)
         self._monitor_mask = 0
         self._monitor_lock = threading.Lock()
         self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
@@ -140,6 +143,7 @@ class SocketBase:
             return
         peer.attached = True
         self.peers.append(peer)
+        self._peers_version += 1
         if peer.inp.rearm():
             self._ready.append(peer)
         self._notify()
@@ -148,6 +152,7 @@ class SocketBase:
         if not peer.attached:
             return
         peer.attached = False
+        self._peers_version += 1
         self.pattern.detach(peer)
         try:
             self.peers.remove(peer)
@@ -225,6 +230,11 @@ class SocketBase:
 
             pgm.attach(self, ep, addr)
             return
+        if ep.transport == "udp":
+            from purezmq.transports import udp
+
+            udp.attach(self, ep, addr, bind=True)
+            return
         if ep.transport == "inproc":
             from purezmq.transports import inproc
 
@@ -236,9 +246,8 @@ class SocketBase:
 
         listener = Listener(self, ep)
         self._last_endpoint = listener.endpoint
+        # Keyed by LAST_ENDPOINT only, as libzmq: unbind("tcp://*:*") is ENOENT.
         self._endpoints.setdefault(listener.endpoint, []).append(listener)
-        if addr != listener.endpoint:
-            self._endpoints.setdefault(addr, []).append(listener)
         reactor = self.ctx._get_reactor()
         with self._io_lock:
             self._io_objects.add(listener)
@@ -253,6 +262,11 @@ class SocketBase:
             from purezmq.transports import pgm
 
             pgm.attach(self, ep, addr)
+            return
+        if ep.transport == "udp":
+            from purezmq.transports import udp
+
+            udp.attach(self, ep, addr, bind=False)
             return
         rid = self.options.pop(C.CONNECT_ROUTING_ID, b"")
         if ep.transport == "inproc":
@@ -285,6 +299,9 @@ class SocketBase:
         self._check_open()
         if self._mailbox:
             self._process()
+        transport, address = endpoints.split(addr)  # EINVAL, EPROTONOSUPPORT first (libzmq)
+        if addr not in self._endpoints and transport == "tcp":
+            addr = self._resolve_tcp_key(addr, address)
         objs = self._endpoints.pop(addr, None)
         if not objs:
             raise ZMQError(errno.ENOENT)
@@ -305,6 +322,8 @@ class SocketBase:
                 peer = getattr(obj, "peer", None)
                 if peer is not None:
                     self._detach(peer)
+                if hasattr(obj, "released"):  # a Listener: its ipc path may be bound again
+                    obj.released = True
 
                 def stop(obj=obj) -> None:
                     obj.terminate(0.0)
@@ -313,6 +332,28 @@ class SocketBase:
 
                 if reactor is not None:
                     reactor.call_soon_threadsafe(stop)
+
+    def _resolve_tcp_key(self, addr: str, address: str) -> str:
+        """libzmq's ``resolve_tcp_addr``: an endpoint not known as given is looked up again
+        in its resolved form (``tcp://localhost:5555`` -> ``tcp://127.0.0.1:5555``, the
+        key of a bind); a wildcard or an interface name does not resolve (ENOENT)."""
+        import socket as _socket
+
+        host, sep, port = address.rpartition(";")[2].rpartition(":")
+        if not sep or not port.isdigit():
+            return addr
+        if len(host) >= 2 and host[0] == "[" and host[-1] == "]":
+            host = host[1:-1]
+        ipv6 = bool(self.options.get(C.IPV6))
+        family = _socket.AF_INET6 if ipv6 else _socket.AF_INET
+        flags = getattr(_socket, "AI_V4MAPPED", 0) if ipv6 else 0
+        try:
+            ip = _socket.getaddrinfo(host, None, family, _socket.SOCK_STREAM, 0, flags)[0][4][0]
+        except (OSError, UnicodeError, ValueError):
+            return addr
+        shown = f"[{ip}]" if family == _socket.AF_INET6 else ip
+        key = f"tcp://{shown}:{int(port)}"
+        return key if key in self._endpoints else addr
 
     def unbind(self, addr: str) -> None:
         self._remove_endpoint(addr, "bind")
@@ -376,6 +417,7 @@ class SocketBase:
         wake = w.wake
         self.add_waiter(wake)
         sig = None
+        hosting = None
         try:
             while True:
                 w.clear()
@@ -395,16 +437,25 @@ class SocketBase:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise Again()
-                engines = hostable_engines(self) if host else None
-                if engines:
-                    if sig is None:
-                        sig = host_signaler(self)
-                        self.add_waiter(sig.wake)
-                        continue  # look again now that the signaler is registered
-                    host_wait(engines, sig, remaining)
-                else:
-                    w.wait(remaining)
+                if host:
+                    if hosting is not None and hosting.version != self._peers_version:
+                        hosting.close()
+                        hosting = None
+                    if hosting is None:
+                        engines = hostable_engines(self)
+                        if engines:
+                            if sig is None:
+                                sig = host_signaler(self)
+                                self.add_waiter(sig.wake)
+                            hosting = Host(self, engines, sig)
+                            continue  # look again now that the signaler is registered
+                    if hosting is not None:
+                        hosting.wait(remaining, w)
+                        continue
+                w.wait(remaining)
         finally:
+            if hosting is not None:
+                hosting.close()
             self.remove_waiter(wake)
             if sig is not None:
                 self.remove_waiter(sig.wake)
@@ -453,7 +504,11 @@ class SocketBase:
             self.options[C.SNDHWM] = value
             self.options[C.RCVHWM] = value
             return
+        if option == C.IPV4ONLY:  # libzmq: the inverse of IPV6
+            self.options[C.IPV6] = 1 - value
+            return
         self.options[option] = value
+        self.pattern.refresh()
 
     def getsockopt(self, option: int):
         if self.closed:
@@ -475,6 +530,8 @@ class SocketBase:
             return 0
         if option == C.HWM:
             return self.options.get(C.SNDHWM)
+        if option == C.IPV4ONLY:
+            return 1 - self.options.get(C.IPV6)
         if option in SECURITY_OPTIONS:
             return get_security_option(self.options, option)
         if option in WRITE_ONLY and option not in self.options:

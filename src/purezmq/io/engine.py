@@ -27,7 +27,7 @@ from purezmq.plumbing.pipe import Peer, Pipe, _nothing
 from purezmq.security import peer_properties
 from purezmq.zmtp.connection import ZmtpConnection
 from purezmq.zmtp.errors import ZmtpError
-from purezmq.zmtp.events import HandshakeSucceeded, Subscription, ZapRequested
+from purezmq.zmtp.events import GroupMembership, HandshakeSucceeded, Subscription, ZapRequested
 from purezmq.zmtp.metadata import get_property
 
 if TYPE_CHECKING:
@@ -35,11 +35,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("purezmq")
 
-RECV_SIZE = 1 << 18
+RECV_SIZE = 1 << 16
 # A send on a connection idle for longer than this is written by the caller's thread at
 # once (no hop to the I/O thread: the latency path); busier traffic is left to the I/O
 # thread, which batches it (the throughput path).
 DIRECT_IDLE = 50e-6
+# How long the I/O thread stands aside after a hosting caller took over reading (io/host.py)
+# before it checks whether to read again: short enough for pollers, long enough that a
+# request-reply loop never hands reading back and forth.
+HOST_RECHECK = 0.002
 
 
 def _locked(method):
@@ -51,7 +55,8 @@ def _locked(method):
             return method(self, *args)
 
     return wrapper
-SEND_BATCH = 1 << 18  # bytes encoded per send() call, at most (one message may exceed it)
+SEND_BATCH = 1 << 18
+SCATTER_MIN = 1 << 15  # a last buffer this big goes out with sendmsg, not joined
 
 
 class StreamEngine:
@@ -87,7 +92,10 @@ class StreamEngine:
         self._lock = threading.Lock()
         self._last_flush = 0.0
         self.hosted = False  # a caller's thread is reading this connection
-        self._host_paused = False
+        self._io_reading = True  # the I/O thread's read interest is registered
+        self._need_rehost = False
+        self._host_timer = None
+        self._last_hosted = 0.0
         opts = owner.options
         now = reactor.time()
         self.conn = ZmtpConnection(
@@ -140,9 +148,11 @@ class StreamEngine:
     def _on_readable(self) -> None:
         if self.hosted:
             # A caller blocked in recv reads this connection itself (see io/host.py):
-            # stand aside until it is done, instead of racing it for every packet.
+            # stand aside, and look again a little later rather than at every unhost.
+            self._io_reading = False
             self.reactor.remove_reader(self.fd)
-            self._host_paused = True
+            if self._host_timer is None:
+                self._host_timer = self.reactor.call_later(HOST_RECHECK, self._host_check)
             return
         self._read_once()
 
@@ -165,7 +175,10 @@ class StreamEngine:
         try:
             events = self.conn.receive_data(data, time.monotonic())
         except ZmtpError as e:
-            self._in_reactor(self._fail_cb, e)
+            if self.reactor.in_thread():
+                self._fail(e)  # the lock is held here: _fail_cb would deadlock on it
+            else:
+                self.reactor.call_soon_threadsafe(functools.partial(self._fail_cb, e))
             return
         if events:
             self._handle_events(events)
@@ -177,25 +190,55 @@ class StreamEngine:
             self._in_reactor(self._schedule_timer)
 
     # -- hosting: a caller's thread reads while it waits (io/host.py) -------------------
-    def hosted_read(self) -> None:
-        """Read what arrived, from the caller's thread, unless the I/O thread is at it."""
-        if self._lock.acquire(False):
-            try:
-                if not self.closed and self._reading:
-                    self._read_once()
-            finally:
-                self._lock.release()
+    def hosted_read(self) -> bool:
+        """Read what arrived, from the caller's thread; False if the I/O thread is at it."""
+        if not self._lock.acquire(False):
+            return False
+        try:
+            if self.closed:
+                return True
+            if not self._reading:
+                # Paused at the high-water mark, but the caller waiting here is the consumer
+                # and has drained the pipe: resume on this thread.
+                if self.peer is None or self.peer.inp.full():
+                    return True
+                self._reading = True
+            self._read_once()
+        finally:
+            self._lock.release()
+        return True
 
     def unhost(self) -> None:
+        self._last_hosted = time.monotonic()
         self.hosted = False
-        if self._host_paused:
-            self.reactor.call_soon_threadsafe(self._rehost)
+        if self._need_rehost:
+            self.reactor.call_soon_threadsafe(self._sync_reader)
 
-    def _rehost(self) -> None:
-        if self._host_paused and not self.hosted:
-            self._host_paused = False
-            if self._reading and not self.closed:
-                self.reactor.add_reader(self.fd, self._on_readable)
+    def _host_check(self) -> None:
+        """I/O thread, a moment after it stood aside: take reading back if nobody hosts."""
+        self._host_timer = None
+        if self.closed:
+            return
+        if self.hosted:
+            self._need_rehost = True  # a long wait: unhost() will hand reading back
+            if self.hosted:
+                return
+        elif time.monotonic() - self._last_hosted < HOST_RECHECK:
+            # The caller is between two receives of a stream: keep standing aside.
+            self._host_timer = self.reactor.call_later(HOST_RECHECK, self._host_check)
+            return
+        self._sync_reader()
+
+    def _sync_reader(self) -> None:
+        """I/O thread: register read interest exactly when the I/O thread should read."""
+        self._need_rehost = False
+        want = self._reading and not self.hosted and not self.closed
+        if want and not self._io_reading:
+            self._io_reading = True
+            self.reactor.add_reader(self.fd, self._on_readable)
+        elif not want and self._io_reading and not self.hosted:
+            self._io_reading = False
+            self.reactor.remove_reader(self.fd)
 
     @_locked
     def _fail_cb(self, e: ZmtpError) -> None:
@@ -207,7 +250,7 @@ class StreamEngine:
         batch = []
         for ev in events:
             cls = ev.__class__
-            if cls is list or cls is Subscription:
+            if cls is list or cls is Subscription or cls is GroupMembership:
                 batch.append(ev)
             elif cls is HandshakeSucceeded:
                 peer = self._handshake_done(ev)
@@ -228,7 +271,7 @@ class StreamEngine:
     def _pause_reading(self) -> None:
         if self._reading:
             self._reading = False
-            self._in_reactor(self.reactor.remove_reader, self.fd)
+            self._in_reactor(self._sync_reader)
 
     def _on_inbound_writable(self, pipe: Pipe) -> None:
         # Called from the socket's thread when it drained the inbound pipe.
@@ -237,8 +280,9 @@ class StreamEngine:
     def _resume_reading(self) -> None:
         if not self.closed and not self._reading:
             self._reading = True
-            self.reactor.add_reader(self.fd, self._on_readable)
-            self._on_readable()
+            self._sync_reader()
+            if self._io_reading:
+                self._on_readable()
 
     @_locked
     def zap_reply(self, status_code: bytes, status_text: bytes, user_id: bytes, meta) -> None:
@@ -303,8 +347,15 @@ class StreamEngine:
             reactor.call_soon(self._flush_cb)
             return
         now = time.monotonic()
-        if now - self._last_flush > DIRECT_IDLE and self._lock.acquire(False):
-            # An idle connection: write it now, from this thread.
+        owner = self.owner
+        if (
+            now - self._last_flush > DIRECT_IDLE
+            and now - owner._last_direct > DIRECT_IDLE
+            and self._lock.acquire(False)
+        ):
+            # An idle connection of an idle socket: write it now, from this thread.  (Per
+            # socket too, so a fan-out makes one such syscall, not one per peer.)
+            owner._last_direct = now
             try:
                 if self._wbuf is None and not self.closed:
                     self._flush()
@@ -351,6 +402,24 @@ class StreamEngine:
             self._in_reactor(self._want_writable)
         return False
 
+    def _write_parts(self, parts: list) -> bool:
+        """Like :meth:`_write` for a list of buffers, sent with one ``sendmsg``."""
+        try:
+            sent = self.sock.sendmsg(parts)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return self._write(memoryview(b"".join(parts)))  # let _write report it
+        self._last_flush = time.monotonic()
+        total = 0
+        for i, part in enumerate(parts):
+            total += len(part)
+            if total > sent:
+                # Only the unsent tail is copied, once.
+                rest = [memoryview(part)[len(part) - (total - sent):], *parts[i + 1 :]]
+                return self._write(memoryview(b"".join(rest)))
+        return True
+
     def _in_reactor(self, fn, *args) -> None:
         if self.reactor.in_thread():
             fn(*args)
@@ -389,9 +458,14 @@ class StreamEngine:
             if pipe.writer_blocked:
                 pipe.released()
             if out:
-                data = out[0] if len(out) == 1 else b"".join(out)
-                if not self._write(memoryview(data)):
-                    return  # the rest waits for writability (or the engine closed)
+                if 1 < len(out) <= 64 and len(out[-1]) >= SCATTER_MIN:
+                    # Big frames go out by scatter-gather: no copy into a joined buffer.
+                    if not self._write_parts(out):
+                        return
+                else:
+                    data = out[0] if len(out) == 1 else b"".join(out)
+                    if not self._write(memoryview(data)):
+                        return  # the rest waits for writability (or the engine closed)
             if q or pipe.rearm():
                 continue
             break
@@ -445,6 +519,8 @@ class StreamEngine:
         self.conn.close()
         if self._timer is not None:
             self._timer.cancel()
+        if self._host_timer is not None:
+            self._host_timer.cancel()
         reactor = self.reactor
         reactor.remove_reader(self.fd)
         reactor.remove_writer(self.fd)

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import select
 
+from purezmq.io.engine import StreamEngine
 from purezmq.plumbing.signaler import Signaler
+from purezmq.transports.stream import Session
 
 MAX_HOSTED = 4  # more peers than this: leave reading to the I/O thread
 
 
 def hostable_engines(sock) -> list | None:
     """The stream engines of all of ``sock``'s peers, or None if that is not all of them."""
-    from purezmq.io.engine import StreamEngine
-    from purezmq.transports.stream import Session
-
     peers = sock.peers
     if not peers or len(peers) > MAX_HOSTED:
         return None
@@ -51,25 +50,50 @@ def host_signaler(sock) -> Signaler:
     return sig
 
 
-def host_wait(engines: list, sig: Signaler, timeout: float | None) -> None:
-    """Wait until ``sig`` is signalled or an engine has data (then read it), or timeout."""
-    poller = select.poll()
-    sfd = sig.fileno()
-    poller.register(sfd, select.POLLIN)
-    by_fd = {}
-    for engine in engines:
-        engine.hosted = True
-        by_fd[engine.fd] = engine
-        poller.register(engine.fd, select.POLLIN)
-    try:
-        ms = -1 if timeout is None else max(0, int(timeout * 1000.0 + 0.999))
-        if timeout is None or ms > 500:
-            ms = 500  # short slices keep Ctrl-C prompt and let hosting be re-evaluated
-        for fd, _ev in poller.poll(ms):
-            if fd == sfd:
-                sig.drain()
-            else:
-                by_fd[fd].hosted_read()
-    finally:
+class Host:
+    """The hosting of a socket's engines for the duration of one blocking call."""
+
+    def __init__(self, sock, engines: list, sig: Signaler) -> None:
+        self.sig = sig
+        self.version = sock._peers_version
+        self.poller = select.poll()
+        self.sfd = sig.fileno()
+        self.poller.register(self.sfd, select.POLLIN)
+        self.by_fd = {}
+        self.engines = engines
         for engine in engines:
+            engine.hosted = True
+            self.by_fd[engine.fd] = engine
+            self.poller.register(engine.fd, select.POLLIN)
+
+    def wait(self, timeout: float | None, waiter) -> None:
+        """Wait for a wake-up or data (read it here), up to ``timeout`` seconds."""
+        ms = -1 if timeout is None else max(0, int(timeout * 1000.0 + 0.999))
+        if ms < 0 or ms > 500:
+            ms = 500  # short slices keep Ctrl-C prompt
+        busy = False
+        sig = self.sig
+        for fd, _ev in self.poller.poll(ms):
+            if fd == self.sfd:
+                sig.drain()
+                continue
+            engine = self.by_fd.get(fd)
+            if engine is None:
+                continue
+            if engine.closed:
+                self.version = -1  # stale: the caller re-evaluates what to host
+                continue
+            # Our own deliveries need not signal us: we look at the socket right after.
+            sig.pending = True
+            try:
+                if not engine.hosted_read():
+                    busy = True
+            finally:
+                sig.drain()
+        if busy:
+            # The I/O thread is reading that connection now; it will deliver and wake us.
+            waiter.wait(0.05 if timeout is None else min(timeout, 0.05))
+
+    def close(self) -> None:
+        for engine in self.engines:
             engine.unhost()

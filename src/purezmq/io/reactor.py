@@ -21,18 +21,32 @@ from collections.abc import Callable
 log = logging.getLogger("purezmq")
 
 
+def _cancelled_call() -> None:
+    return None
+
+
 class TimerHandle:
-    """A scheduled call; ``cancel()`` makes it a no-op."""
+    """A scheduled call; ``cancel()`` makes it a no-op.
 
-    __slots__ = ("when", "callback", "cancelled")
+    A cancelled handle stays in its heap until its time comes (a handshake timer: 30 s), so
+    ``cancel()`` drops the callback (and the engine, socket... it holds) at once, and tells
+    its reactor, which rebuilds the heap when cancelled handles are most of it.
+    """
 
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+    __slots__ = ("when", "callback", "cancelled", "owner")
+
+    def __init__(self, when: float, callback: Callable[[], None], owner=None) -> None:
         self.when = when
         self.callback = callback
         self.cancelled = False
+        self.owner = owner
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.callback = _cancelled_call
+            if self.owner is not None:
+                self.owner._cancelled += 1
 
     def __lt__(self, other: TimerHandle) -> bool:
         return self.when < other.when
@@ -45,6 +59,7 @@ class Reactor:
         self._sel = selectors.DefaultSelector()
         self._calls: deque[Callable[[], None]] = deque()
         self._timers: list[TimerHandle] = []
+        self._cancelled = 0  # cancelled handles still in _timers (see TimerHandle)
         self._rsock, self._wsock = socket.socketpair()
         self._rsock.setblocking(False)
         self._wsock.setblocking(False)
@@ -76,12 +91,12 @@ class Reactor:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         """Only from the I/O thread (or before it touches the timer, via call_soon_threadsafe)."""
-        handle = TimerHandle(time.monotonic() + max(delay, 0.0), callback)
+        handle = TimerHandle(time.monotonic() + max(delay, 0.0), callback, self)
         heapq.heappush(self._timers, handle)
         return handle
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        handle = TimerHandle(when, callback)
+        handle = TimerHandle(when, callback, self)
         heapq.heappush(self._timers, handle)
         return handle
 
@@ -146,11 +161,18 @@ class Reactor:
             now = time.monotonic()
             while timers and timers[0].when <= now:
                 t = heapq.heappop(timers)
-                if not t.cancelled:
+                if t.cancelled:
+                    self._cancelled -= 1
+                else:
                     try:
                         t.callback()
                     except Exception:
                         log.exception("purezmq: error in timer callback")
+            if self._cancelled > 256 and self._cancelled * 2 > len(timers):
+                # Connection churn cancels timers far faster than they expire: compact.
+                timers[:] = [t for t in timers if not t.cancelled]
+                heapq.heapify(timers)
+                self._cancelled = 0
             if calls or self._stopping:  # stop() ran in _run_calls: do not sleep on a timer
                 timeout: float | None = 0
             elif timers:

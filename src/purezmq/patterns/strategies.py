@@ -162,4 +162,7 @@ class Distributor:
             first = False
 
     def all_writable(self, peers) -> bool:
-        return all(not p.out.full() for p in peers)
+        for peer in peers:
+            if peer.out.full():
+                return False
+        return True

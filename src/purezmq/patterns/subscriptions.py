@@ -70,9 +70,12 @@ class Subscriptions:
     def match_peers(self, topic):
         """The peers with a subscription that is a prefix of ``topic`` (each once)."""
         subs = self._subs
+        lengths = self._lengths
+        if len(lengths) == 1 and 0 in lengths:
+            return subs[b""]  # everyone subscribed to everything: the common case
         size = len(topic)
         found = None
-        for n in self._lengths:
+        for n in lengths:
             if n <= size:
                 peers = subs.get(topic[:n])
                 if peers is not None:

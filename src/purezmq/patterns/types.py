@@ -35,6 +35,11 @@ class Pattern:
     name = ""
     attach_early = True  # connect-side peers exist before the handshake (messages queue)
     max_peers = 0  # 0: any number
+    # The draft types (patterns/draft.py) send and receive one frame at a time (SNDMORE is
+    # EINVAL) and tell the routing id / group of the message recv() returned last.
+    single_part = False
+    rx_routing_id: int | None = None
+    rx_group: str | None = None
 
     def __init__(self, sock) -> None:
         self.sock = sock
@@ -65,6 +70,9 @@ class Pattern:
     def setsockopt(self, option: int, value) -> bool:
         """Pattern-specific options; True if handled."""
         return False
+
+    def refresh(self) -> None:
+        """An option changed: patterns that read options per message cache them here."""
 
 
 class _LbFq(Pattern):
@@ -339,6 +347,10 @@ class Pub(Pattern):
         self.dist = Distributor()
         self.subs = Subscriptions()
         self.pending: deque = deque()  # subscription messages for XPUB's recv
+        self.nodrop = False
+
+    def refresh(self) -> None:
+        self.nodrop = bool(self.sock.options.get(C.XPUB_NODROP))
 
     def attach(self, peer: Peer) -> bool:
         self.dist.attach(peer)
@@ -379,7 +391,7 @@ class Pub(Pattern):
         peers = self.subs.match_peers(topic)
         if not peers:
             return True
-        if self.sock.options.get(C.XPUB_NODROP) and not self.dist.all_writable(peers):
+        if self.nodrop and not self.dist.all_writable(peers):
             return False
         self.dist.send_to(peers, msg)
         return True

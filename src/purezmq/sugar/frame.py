@@ -89,12 +89,21 @@ class Frame:
         f = Frame(self._data)
         f.more = self.more
         f._props = self._props
+        f.routing_id = self.routing_id
+        f.group = self.group
         return f
 
     fast_copy = __copy__
 
     def get(self, option: int | str) -> int | str | None:
         """``MORE``, or a property of the peer: ``"User-Id"``, ``"Peer-Address"``, ..."""
+        if option == "routing_id" or option == "group":  # the draft API's, as pyzmq
+            value = getattr(self, option)
+            if value is None:
+                if option == "group":
+                    return ""
+                raise ZMQError(C.EINVAL)
+            return value
         if isinstance(option, str):
             props = self._props or {}
             lname = option.lower()
@@ -110,7 +119,17 @@ class Frame:
             return -1
         raise ZMQError(C.EINVAL)
 
-    def set(self, option: int, value: Any) -> None:
+    def set(self, option: int | str, value: Any) -> None:
+        if option == "routing_id":
+            from purezmq.patterns.draft import check_routing_id
+
+            self.routing_id = check_routing_id(value)
+            return
+        if option == "group":
+            from purezmq.patterns.draft import group_bytes, group_str
+
+            self.group = group_str(group_bytes(value))
+            return
         raise ZMQError(C.EINVAL)
 
     def __repr__(self) -> str:

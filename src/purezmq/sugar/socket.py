@@ -13,6 +13,7 @@ from purezmq import constants as C
 from purezmq.core.context import Context
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ZMQBindError, ZMQError
+from purezmq.patterns.draft import addressed
 from purezmq.sugar.frame import _DONE, Frame, MessageTracker
 
 _SNDMORE = int(C.SNDMORE)
@@ -114,11 +115,31 @@ class Socket(SocketBase):
         raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq sockets")
 
     def join(self, group: str | bytes) -> None:
-        """RADIO/DISH groups (draft API), not supported yet."""
-        raise ZMQError(C.ENOTSUP)
+        """Join a RADIO-DISH group (DISH only: ``ENOTSUP`` on other types, as libzmq)."""
+        self._group_op("join", group)
 
     def leave(self, group: str | bytes) -> None:
-        raise ZMQError(C.ENOTSUP)
+        """Leave a RADIO-DISH group (``EINVAL`` if not joined, as libzmq)."""
+        self._group_op("leave", group)
+
+    def _group_op(self, name: str, group: str | bytes) -> None:
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
+        op = getattr(self.pattern, name, None)
+        if op is None:
+            raise ZMQError(C.ENOTSUP)
+        if self._mailbox:
+            self._process()
+        op(group)
+
+    def connect_peer(self, addr: str) -> int:
+        """PEER: connect, and return the routing id of that peer (``zmq_connect_peer``)."""
+        if self._socket_type != C.PEER:
+            raise ZMQError(C.ENOTSUP)
+        if self.options.get(C.IMMEDIATE):
+            raise ZMQError(C.EFAULT)  # as libzmq: the peer would not exist yet
+        self.connect(addr)
+        return self.pattern.last_id
 
     def get_hwm(self) -> int:
         return self.getsockopt(C.SNDHWM)
@@ -181,7 +202,12 @@ class Socket(SocketBase):
         routing_id: int | None = None, group: str | None = None,
     ) -> MessageTracker | None:
         if data.__class__ is not bytes:
+            if isinstance(data, Frame):  # pyzmq sends a Frame's routing id and group
+                routing_id = data.routing_id if routing_id is None else routing_id
+                group = data.group if group is None else group
             data = _as_bytes(data)
+        if routing_id is not None or group is not None:
+            return self._send_addressed(data, flags, routing_id, group, track)
         if not flags and not self._tx:
             # The common case, kept short: one frame, blocking.
             if self._mailbox:
@@ -192,6 +218,8 @@ class Socket(SocketBase):
             return _DONE if track else None
         flags = int(flags)
         if flags & _SNDMORE:
+            if self.pattern.single_part:
+                raise ZMQError(C.EINVAL)  # the draft types take no multipart messages
             if not self._tx and flags & _DONTWAIT:
                 if self._mailbox:
                     self._process()
@@ -212,9 +240,28 @@ class Socket(SocketBase):
             self.send_msg([data], flags)
         return _DONE if track else None
 
+    def _send_addressed(
+        self, data: bytes, flags: int, routing_id: Any, group: Any, track: bool
+    ) -> MessageTracker | None:
+        """A send with pyzmq's draft ``routing_id`` / ``group`` (ignored by the other
+        socket types, as libzmq ignores them, once checked as ``zmq_msg_set_*`` checks)."""
+        msg = addressed(data, routing_id, group)
+        if not self.pattern.single_part:
+            return self.send(data, flags, track=track)
+        flags = int(flags)
+        if flags & _SNDMORE:
+            raise ZMQError(C.EINVAL)
+        self.send_msg(msg, flags)
+        return _DONE if track else None
+
     def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
     ) -> MessageTracker | None:
+        if self.pattern.single_part:  # a draft type: one frame (a Frame keeps its routing id)
+            parts = list(msg_parts)
+            if len(parts) != 1:
+                raise ZMQError(C.EINVAL)
+            return self.send(parts[0], flags, copy=copy, track=track)
         parts = [p if p.__class__ is bytes else _as_bytes(p) for p in msg_parts]
         if not parts:
             raise ZMQError(C.EINVAL)
@@ -300,6 +347,10 @@ class Socket(SocketBase):
         peer = self.last_peer
         if peer is not None:
             f._props = peer.properties
+        pattern = self.pattern
+        if pattern.single_part:  # a draft type: the message's routing id / group
+            f.routing_id = pattern.rx_routing_id
+            f.group = pattern.rx_group
         return f
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list:
@@ -316,10 +367,14 @@ class Socket(SocketBase):
         frames = []
         last = len(msg) - 1
         props = self.last_peer.properties if self.last_peer is not None else None
+        pattern = self.pattern
         for i, data in enumerate(msg):
             f = Frame(data)
             f.more = i < last
             f._props = props
+            if pattern.single_part:
+                f.routing_id = pattern.rx_routing_id
+                f.group = pattern.rx_group
             frames.append(f)
         return frames
 

@@ -11,7 +11,8 @@ Theory of operation.  A connection goes through three phases:
 ``TRAFFIC``    data frames build messages (plain ``list`` s of frames); commands handle
                heartbeats (PING/PONG) and subscriptions (SUBSCRIBE/CANCEL, which become
                ``Subscription`` events, as do ZMTP 3.0 style ``\\x01topic`` messages when we
-               are a PUB or XPUB).
+               are a PUB or XPUB), and RADIO-DISH groups (JOIN/LEAVE, which become
+               ``GroupMembership`` events when we are a RADIO).
 
 Time is an argument: the driver passes ``now`` (seconds, monotonic) to :meth:`receive_data`
 and :meth:`handle_timer`, and asks :meth:`next_timer` when to call back.  Every failure is a
@@ -25,6 +26,7 @@ import struct
 
 from purezmq.zmtp.errors import ZmtpError
 from purezmq.zmtp.events import (
+    GroupMembership,
     HandshakeSucceeded,
     PeerErrorReceived,
     Subscription,
@@ -106,7 +108,8 @@ class ZmtpConnection:
         self._cur: list[bytes] = []
         self._cur_size = 0
         self._sub_in = socket_type in ("PUB", "XPUB")
-        self._sub_out = socket_type in ("SUB", "XSUB")
+        self._sub_out = socket_type in ("SUB", "XSUB", "DISH")  # sends commands from pipes
+        self._groups_in = socket_type == "RADIO"  # takes JOIN / LEAVE (RFC 48)
         props = {"Socket-Type": socket_type.encode()}
         if socket_type in ("REQ", "DEALER", "ROUTER") or identity:
             props["Identity"] = identity
@@ -122,6 +125,7 @@ class ZmtpConnection:
         self._ping_deadline: float | None = None
         self._remote_ttl = 0.0
         self._last_recv = now
+        self._pong_in: list | None = None  # the ``_out`` list holding our unsent PONG
 
     # -- output ------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
@@ -172,6 +176,16 @@ class ZmtpConnection:
         total = 0
         mech = self.mechanism
         for m in msgs:
+            if m.__class__ is GroupMembership:  # a DISH's JOIN / LEAVE: always a command
+                name = b"JOIN" if m.join else b"LEAVE"
+                if mech.encrypts:
+                    body = bytes((len(name),)) + name + m.group
+                    chunk = _message_frame(mech.encrypt(COMMAND, body))
+                else:
+                    chunk = encode_command(name, m.group)
+                out.append(chunk)
+                total += len(chunk)
+                continue
             if m.__class__ is Subscription:
                 if self.peer_minor >= 1:
                     name = b"SUBSCRIBE" if m.subscribe else b"CANCEL"
@@ -254,8 +268,17 @@ class ZmtpConnection:
         maxsize = self.maxmsgsize
         # Frames larger than this are checked at header time, before their body arrives.
         check = 255 if maxsize < 0 or maxsize > 255 else maxsize
+        # One-frame short messages (flags 0) need no other test: the common case, inlined.
+        fast = traffic and not sub_in and check == 255
         while n - pos >= 2:
             flags = buf[pos]
+            if flags == 0 and fast and not cur:
+                end = pos + 2 + buf[pos + 1]
+                if end > n:
+                    break
+                events.append([buf[pos + 2 : end]])
+                pos = end
+                continue
             if flags & LONG:
                 if n - pos < 9:
                     break
@@ -264,7 +287,11 @@ class ZmtpConnection:
             else:
                 size = buf[pos + 1]
                 start = pos + 2
-            if size > check or flags & COMMAND:
+            if size > check and (
+                flags & COMMAND or not traffic or maxsize >= 0 or size > _MAX_FRAME
+            ):
+                self._check_size(flags, size)
+            elif flags & COMMAND:
                 self._check_size(flags, size)
             end = start + size
             if end > n:
@@ -410,12 +437,20 @@ class ZmtpConnection:
             (ttl,) = _H.unpack_from(data, 0)
             self._remote_ttl = ttl / 10.0
             # RFC 37 allows a context of any length; libzmq echoes at most 16 bytes of it.
-            self.send_command(b"PONG", bytes(data[2:18]))
+            # One unsent PONG is enough (libzmq keeps one too): a peer that floods PINGs
+            # and reads nothing must not make us queue PONGs without bound.  ``_out`` is a
+            # new list each time the driver takes it, so identity tells if ours is still there.
+            if self._pong_in is not self._out:
+                self._pong_in = self._out
+                self.send_command(b"PONG", bytes(data[2:18]))
         elif name == b"PONG":
             pass
         elif name == b"SUBSCRIBE" or name == b"CANCEL":
             if self._sub_in:
                 events.append(Subscription(bytes(data), name == b"SUBSCRIBE"))
+        elif name == b"JOIN" or name == b"LEAVE":
+            if self._groups_in:
+                events.append(GroupMembership(bytes(data), name == b"JOIN"))
         elif name == b"ERROR":
             reason = self._error_reason(data)
             events.append(PeerErrorReceived(reason))

@@ -421,7 +421,7 @@ class SocketBase:
         try:
             while True:
                 w.clear()
-                if sig is not None:
+                if sig is not None and sig.pending:
                     sig.drain()
                 if self._mailbox:
                     self._process()

@@ -39,7 +39,7 @@ RECV_SIZE = 1 << 16
 # A send on a connection idle for longer than this is written by the caller's thread at
 # once (no hop to the I/O thread: the latency path); busier traffic is left to the I/O
 # thread, which batches it (the throughput path).
-DIRECT_IDLE = 50e-6
+DIRECT_IDLE = 15e-6
 # How long the I/O thread stands aside after a hosting caller took over reading (io/host.py)
 # before it checks whether to read again: short enough for pollers, long enough that a
 # request-reply loop never hands reading back and forth.
@@ -144,8 +144,8 @@ class StreamEngine:
         self._schedule_timer()
 
     # -- reading -------------------------------------------------------------------------
-    @_locked
     def _on_readable(self) -> None:
+        # Not under the lock: standing aside must never make a hosting caller wait.
         if self.hosted:
             # A caller blocked in recv reads this connection itself (see io/host.py):
             # stand aside, and look again a little later rather than at every unhost.
@@ -154,7 +154,8 @@ class StreamEngine:
             if self._host_timer is None:
                 self._host_timer = self.reactor.call_later(HOST_RECHECK, self._host_check)
             return
-        self._read_once()
+        with self._lock:
+            self._read_once()
 
     def _read_once(self) -> None:
         """One read and decode pass; on the I/O thread or a hosting caller's (lock held)."""
@@ -186,13 +187,16 @@ class StreamEngine:
             return
         if self.conn.has_output:
             self._flush()
-        if self._timer is None or self.conn.next_timer() != self._timer.when:
+        when = self.conn.next_timer()
+        timer = self._timer
+        if (when is None) != (timer is None) or (timer is not None and timer.when != when):
             self._in_reactor(self._schedule_timer)
 
     # -- hosting: a caller's thread reads while it waits (io/host.py) -------------------
     def hosted_read(self) -> bool:
-        """Read what arrived, from the caller's thread; False if the I/O thread is at it."""
-        if not self._lock.acquire(False):
+        """Read what arrived, from the caller's thread; False if the I/O thread kept the
+        lock (its locked sections are short: a flush, a read that will deliver)."""
+        if not self._lock.acquire(timeout=0.01):
             return False
         try:
             if self.closed:
@@ -204,6 +208,14 @@ class StreamEngine:
                     return True
                 self._reading = True
             self._read_once()
+        except BaseException:
+            # A KeyboardInterrupt (Ctrl-C lands in the caller's thread, here) may have cut
+            # the decoder short between bytes read and messages delivered: its state is
+            # unknown, so drop the connection rather than hand out corrupt messages.
+            if not self.closed:
+                self.conn.close()  # decode nothing more from it, on any thread
+                self._in_reactor(self.close, "read interrupted", C.EVENT_DISCONNECTED)
+            raise
         finally:
             self._lock.release()
         return True

@@ -84,15 +84,17 @@ class Host:
                 self.version = -1  # stale: the caller re-evaluates what to host
                 continue
             # Our own deliveries need not signal us: we look at the socket right after.
+            # (A byte another thread wrote before this stays in the pipe: the next poll
+            # returns at once and drains it.)
             sig.pending = True
             try:
                 if not engine.hosted_read():
                     busy = True
             finally:
-                sig.drain()
+                sig.pending = False
         if busy:
             # The I/O thread is reading that connection now; it will deliver and wake us.
-            waiter.wait(0.05 if timeout is None else min(timeout, 0.05))
+            waiter.wait(0.005 if timeout is None else min(timeout, 0.005))
 
     def close(self) -> None:
         for engine in self.engines:

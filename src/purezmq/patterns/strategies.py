@@ -79,21 +79,27 @@ class ReadyQueue(deque):
     last: Peer | None = None
 
 
+# These look at ``ready[0]`` and only then move it to the back (``rotate``) or drop it, once
+# its pipe is re-armed: an exception at any point (KeyboardInterrupt: Ctrl-C lands in the
+# caller's thread, wherever it is) may lose the item being taken, but never leaves a peer
+# with queued items both out of ``ready`` and disarmed, which would stall it for good.
 def fair_recv(ready: deque) -> tuple[Peer | None, object]:
     """Pop the next item round-robin from the peers in ``ready``; (None, None) if none."""
     while ready:
-        peer = ready.popleft()
+        peer = ready[0]
         pipe = peer.inp
         q = pipe.q
         if not q:
             if pipe.rearm():
-                ready.append(peer)
+                ready.rotate(-1)
+            else:
+                ready.popleft()
             continue
         item = q.popleft()
-        if q:
-            ready.append(peer)
-        elif pipe.rearm():
-            ready.append(peer)
+        if q or pipe.rearm():
+            ready.rotate(-1)
+        else:
+            ready.popleft()
         if pipe.writer_blocked:
             pipe.released()
         ready.last = peer
@@ -103,20 +109,38 @@ def fair_recv(ready: deque) -> tuple[Peer | None, object]:
 
 def fair_recv_item(ready: deque):
     """:func:`fair_recv` for patterns that need only the item (PULL, DEALER, PAIR)."""
+    if len(ready) == 1:
+        # One peer has data (the common case): take from it without rotating the queue.
+        peer = ready[0]
+        pipe = peer.inp
+        q = pipe.q
+        if q:
+            item = q.popleft()
+            if not q and not pipe.rearm():
+                ready.popleft()
+            if pipe.writer_blocked:
+                pipe.released()
+            if ready.last is not peer:
+                ready.last = peer
+            return item
     while ready:
-        peer = ready.popleft()
+        peer = ready[0]
         pipe = peer.inp
         q = pipe.q
         if q:
             item = q.popleft()
             if q or pipe.rearm():
-                ready.append(peer)
+                ready.rotate(-1)
+            else:
+                ready.popleft()
             if pipe.writer_blocked:
                 pipe.released()
             ready.last = peer
             return item
         if pipe.rearm():
-            ready.append(peer)
+            ready.rotate(-1)
+        else:
+            ready.popleft()
     return None
 
 
@@ -126,9 +150,10 @@ def fair_peek(ready: deque) -> bool:
         peer = ready[0]
         if peer.inp.q:
             return True
-        ready.popleft()
         if peer.inp.rearm():
-            ready.append(peer)
+            ready.rotate(-1)
+        else:
+            ready.popleft()
     return False
 
 

@@ -44,3 +44,12 @@ class Subscription:
 
     topic: bytes
     subscribe: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembership:
+    """A JOIN or LEAVE of a RADIO-DISH group travelling from a DISH towards a RADIO (RFC 48;
+    on the wire the ZMTP 3.1 commands ``JOIN`` / ``LEAVE`` whose body is the group)."""
+
+    group: bytes
+    join: bool = True

@@ -39,9 +39,11 @@ def check_zap_status(mech: Mechanism, status_code: bytes, status_text: bytes) ->
         )
     if code == b"300":
         # Temporary failure: libzmq (after RFC 26) closes without an ERROR command.
-        raise ZmtpError(f"ZAP temporary failure: 300 {text}".rstrip(), kind="auth")
+        raise ZmtpError(f"ZAP temporary failure: 300 {text}".rstrip(), kind="auth", value=300)
     mech.pending_error = code.decode()
-    raise ZmtpError(f"ZAP refused: {code.decode()} {text}".rstrip(), kind="auth")
+    raise ZmtpError(
+        f"ZAP refused: {code.decode()} {text}".rstrip(), kind="auth", value=int(code)
+    )
 
 
 class Mechanism:

@@ -132,7 +132,8 @@ def curve_public(secret_key: bytes | str) -> bytes:
 
 
 def _crypto_fail(what: str) -> ZmtpError:
-    return ZmtpError(f"CURVE: cannot open {what}", kind="protocol")
+    # value: ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC, what libzmq's monitor reports
+    return ZmtpError(f"CURVE: cannot open {what}", kind="protocol", value=0x11000001)
 
 
 class CurveMechanism(Mechanism):
@@ -199,9 +200,12 @@ class CurveMechanism(Mechanism):
             raise ZmtpError("CURVE handshake already started", kind="protocol")
         self._cn_public, self._cn_secret = _nacl.crypto_box_keypair()
         short = self._next_nonce()
-        signature = _nacl.crypto_box_easy(
-            _ZERO64, _HELLO_NONCE + short, self._server, self._cn_secret
-        )
+        try:
+            signature = _nacl.crypto_box_easy(
+                _ZERO64, _HELLO_NONCE + short, self._server, self._cn_secret
+            )
+        except _CryptoError:  # e.g. an all-zero (unset) server key: libsodium refuses it
+            raise _crypto_fail("HELLO (bad server key)") from None
         self._state = _EXPECT_WELCOME
         return [(b"HELLO", _VERSION + _PADDING + self._cn_public + short + signature)]
 

@@ -284,7 +284,41 @@ def run_mem(lib: str, row: Row, cfg: dict) -> dict:
             "base_mb": res["base_kb"] / 1024.0, "connect_s": res["connect_s"]}
 
 
-RUNNERS = {"thr": run_thr, "lat": run_lat, "fan": run_fan, "mem": run_mem}
+def run_proxy(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    size = p["size"]
+    count = max(1000, int(p["count"] * cfg["scale"]))
+    cap, hwm, mod = cfg["cap"], _hwm(size), MODULES[lib]
+    with Workers() as ws:
+        proxy = ws.start(f"{lib} proxy", workloads.proxy_streamer, mod, hwm)
+        front, back = proxy.expect("ready", 30)
+        recv = ws.start(f"{lib} PULL", workloads.thr_receiver_connect, mod, back,
+                        size, count, cap, hwm)
+        recv.expect("ready", 30)
+        ws.start(f"{lib} PUSH", workloads.thr_sender, mod, front, size, count, cap, hwm)
+        res = recv.expect("result", cap + 40)
+    rate = res["count"] / res["elapsed"]
+    return {"value": rate, "mbps": rate * size / 1e6, "n": res["count"],
+            "capped": res["capped"]}
+
+
+def run_subs(lib: str, row: Row, cfg: dict) -> dict:
+    nsubs, mod = row.params["subs"], MODULES[lib]
+    duration = cfg["fan_duration"]
+    with Workers() as ws:
+        pub = ws.start(f"{lib} XPUB", workloads.subs_publisher, mod, nsubs, duration)
+        ep = pub.expect("ready", 30)
+        sub = ws.start(f"{lib} SUB", workloads.subs_subscriber, mod, ep, nsubs)
+        sub.expect("ready", 120)
+        pres = pub.expect("result", duration + 120)
+        sres = sub.expect("result", 60)
+        pub.tell("stop")
+    rate = sres["count"] / (pres["t1"] - pres["t0"])
+    return {"value": rate, "n": sres["count"], "subscribe_s": pres["subscribe_s"]}
+
+
+RUNNERS = {"thr": run_thr, "lat": run_lat, "fan": run_fan, "mem": run_mem,
+           "proxy": run_proxy, "subs": run_subs}
 
 
 def make_rows(cfg: dict) -> list[Row]:
@@ -303,6 +337,10 @@ def make_rows(cfg: dict) -> list[Row]:
     for n in (1, 4, 16):
         rows.append(Row(f"fanout-{n}", f"PUB -> {n} SUB tcp 64 B", "fan",
                         "delivered msgs/s", "higher", {"subs": n, "size": 64}))
+    rows.append(Row("proxy-64", "PUSH -> proxy (STREAMER) -> PULL tcp 64 B", "proxy",
+                    "msgs/s (MB/s)", "higher", {"size": 64, "count": 1_000_000}))
+    rows.append(Row("subs-100k", "XPUB matching 100,000 subscriptions, 42 B", "subs",
+                    "delivered msgs/s", "higher", {"subs": 100_000}))
     rows.append(Row(f"router-{cfg['peers']}",
                     f"ROUTER + {cfg['peers']:,} idle DEALERs (tcp)", "mem", "RSS MB",
                     "lower", {}))
@@ -311,7 +349,7 @@ def make_rows(cfg: dict) -> list[Row]:
 
 # -- reporting ----------------------------------------------------------------------------
 def _fmt(row: Row, v: float) -> str:
-    if row.kind in ("thr", "fan"):
+    if row.kind in ("thr", "fan", "proxy", "subs"):
         return f"{v:,.0f}"
     return f"{v:,.1f}"
 
@@ -325,7 +363,7 @@ def cell(row: Row, runs: list[dict]) -> str:
         return f"FAIL ({first})".replace("|", "/")
     value = statistics.median(r["value"] for r in runs if "error" not in r)
     text = _fmt(row, value)
-    if row.kind == "thr":
+    if row.kind in ("thr", "proxy"):
         text += f" ({statistics.median(r['mbps'] for r in runs if 'error' not in r):,.1f})"
     if row.kind == "mem":
         per = statistics.median(r["per_peer_kb"] for r in runs if "error" not in r)
@@ -388,7 +426,10 @@ def runs_table(rows: list[Row], results: dict) -> str:
                 extra = "baseline {:.1f} MB, all connected in {:.1f} s".format(
                     statistics.median(r["base_mb"] for r in ok),
                     statistics.median(r["connect_s"] for r in ok))
-            elif row.kind in ("thr", "lat") and ok:
+            elif row.kind == "subs" and ok:
+                extra = "100,000 subscriptions reached the XPUB in {:.1f} s".format(
+                    statistics.median(r["subscribe_s"] for r in ok))
+            elif row.kind in ("thr", "lat", "proxy") and ok:
                 extra = "messages timed: " + ", ".join(f"{r['n']:,}" for r in ok)
             errors = sorted({r["error"] for r in runs if "error" in r})
             if errors:

@@ -401,3 +401,98 @@ def lib_info(conn, lib: str) -> None:
     except Exception:
         info["zmq_version"] = "?"
     conn.send(("result", info))
+
+
+# -- a STREAMER proxy between a sender and a receiver ----------------------------------------
+def proxy_streamer(conn, lib: str, hwm: int) -> None:
+    """PULL (frontend) -> zmq.proxy -> PUSH (backend), both bound on ephemeral tcp ports."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    front = ctx.socket(zmq.PULL)
+    back = ctx.socket(zmq.PUSH)
+    for s in (front, back):
+        s.linger = 0
+        s.sndhwm = s.rcvhwm = hwm
+    front.bind("tcp://127.0.0.1:*")
+    back.bind("tcp://127.0.0.1:*")
+    eps = [s.getsockopt(zmq.LAST_ENDPOINT).decode() for s in (front, back)]
+    conn.send(("ready", eps))
+    threading.Thread(target=lambda: _proxy_until_term(zmq, front, back), daemon=True).start()
+    conn.poll(None)  # until told to stop (or the parent goes away)
+    os._exit(0)
+
+
+def _proxy_until_term(zmq, front, back) -> None:
+    try:
+        zmq.proxy(front, back)
+    except zmq.ZMQError:
+        pass
+
+
+def thr_receiver_connect(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+                         hwm: int) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.linger = 0
+    sock.rcvhwm = hwm
+    sock.connect(endpoint)
+    conn.send(("ready", endpoint))
+    result = _recv_count(zmq, sock, size, count, cap)
+    conn.send(("result", result))
+    _close(ctx, [sock])
+
+
+# -- matching against many subscriptions -----------------------------------------------------
+def subs_publisher(conn, lib: str, nsubs: int, duration: float) -> None:
+    """A PUB whose one subscriber holds ``nsubs`` topics; publish on them for ``duration``."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.XPUB)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.setsockopt(zmq.XPUB_NODROP, 1)
+    sock.rcvhwm = 0  # libzmq drops subscriptions past the pipe's mark: let all 100k through
+    sock.bind("tcp://127.0.0.1:*")
+    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    sock.rcvtimeo = 60_000
+    t0 = time.monotonic()
+    for _ in range(nsubs + 1):  # every subscription (and END's), as the XPUB sees it arrive
+        sock.recv()
+    sub_s = time.monotonic() - t0
+    topics = [b"topic-%06d-" % i for i in range(0, nsubs, max(1, nsubs // 1000))]
+    msgs = [t + b"x" * 32 for t in topics]
+    send = sock.send
+    sent = 0
+    t0 = time.monotonic()
+    deadline = t0 + duration
+    while time.monotonic() < deadline:
+        for m in msgs:
+            send(m)
+        sent += len(msgs)
+    t1 = time.monotonic()
+    send(END)
+    conn.send(("result", {"sent": sent, "t0": t0, "t1": t1, "subscribe_s": sub_s}))
+    conn.poll(30)
+    _close(ctx, [sock])
+
+
+def subs_subscriber(conn, lib: str, endpoint: str, nsubs: int) -> None:
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.SUB)
+    sock.linger = 0
+    sock.rcvhwm = 0
+    sock.sndhwm = 0  # libzmq drops subscriptions past the pipe's mark: let all 100k through
+    for i in range(nsubs):
+        sock.setsockopt(zmq.SUBSCRIBE, b"topic-%06d-" % i)
+    sock.setsockopt(zmq.SUBSCRIBE, END)
+    sock.connect(endpoint)
+    sock.rcvtimeo = 60_000
+    conn.send(("ready", None))
+    count = 0
+    recv = sock.recv
+    while recv() != END:
+        count += 1
+    conn.send(("result", {"count": count}))
+    _close(ctx, [sock])

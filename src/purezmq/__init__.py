@@ -35,8 +35,11 @@ backend = None  # purezmq has one backend: itself
 __version__ = "0.1.0"
 VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 4, 3, 5
 COPY_THRESHOLD = 65536
-DRAFT_API = False
-PYZMQ_DRAFT_API = False
+# The draft socket types (SERVER, CLIENT, RADIO, DISH, GATHER, SCATTER, PEER, CHANNEL),
+# join/leave and send's routing_id/group are native here, not a libzmq build option; see
+# docs/COMPATIBILITY.md for what of libzmq's draft API is still missing.
+DRAFT_API = True
+PYZMQ_DRAFT_API = True
 IPC_PATH_MAX_LEN = 107
 
 
@@ -64,8 +67,10 @@ def purezmq_version() -> str:
 
 def has(capability: str) -> bool:
     """Whether a libzmq capability is available: ipc, curve, ..."""
-    if capability in ("ipc",):
+    if capability in ("ipc", "pgm", "epgm"):  # pgm:// needs raw sockets at run time
         return True
+    if capability == "draft":
+        return DRAFT_API
     if capability == "curve":
         try:
             import nacl  # noqa: F401
@@ -111,10 +116,10 @@ def proxy(frontend: Socket, backend: Socket, capture: Socket | None = None) -> N
 def proxy_steerable(
     frontend: Socket, backend: Socket, capture: Socket | None = None,
     control: Socket | None = None,
-) -> None:
+) -> int:
     from purezmq.devices.proxy import proxy_steerable as _ps
 
-    _ps(frontend, backend, capture, control)
+    return _ps(frontend, backend, capture, control)
 
 
 __all__ = [  # noqa: F405

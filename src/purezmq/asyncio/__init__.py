@@ -61,6 +61,7 @@ from purezmq.asyncio._reactor import LoopReactor
 from purezmq.core.context import Context as _SyncContext
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ContextTerminated, ZMQError
+from purezmq.patterns.draft import addressed
 from purezmq.sugar.frame import _DONE, Frame
 from purezmq.sugar.poll import Poller as _SyncPoller
 from purezmq.sugar.socket import Socket as _SyncSocket
@@ -540,11 +541,21 @@ class Socket(_SyncSocket):
         peer = self.last_peer
         if peer is not None:
             f._props = peer.properties
+        pattern = self.pattern
+        if pattern.single_part:  # a draft type: the message's routing id / group
+            f.routing_id = pattern.rx_routing_id
+            f.group = pattern.rx_group
         return f
 
     def _make_frames(self, msg: list) -> list:
         peer = self.last_peer
-        return _as_frames(msg, peer.properties if peer is not None else None)
+        frames = _as_frames(msg, peer.properties if peer is not None else None)
+        pattern = self.pattern
+        if pattern.single_part:
+            for f in frames:
+                f.routing_id = pattern.rx_routing_id
+                f.group = pattern.rx_group
+        return frames
 
     # -- receiving -------------------------------------------------------------------------
     def _recv(self, kind: int, flags: int, load: Any) -> _Future:
@@ -631,7 +642,17 @@ class Socket(_SyncSocket):
         flags = int(flags)
         try:
             if data.__class__ is not bytes:
+                if isinstance(data, Frame):  # pyzmq sends a Frame's routing id and group
+                    routing_id = data.routing_id if routing_id is None else routing_id
+                    group = data.group if group is None else group
                 data = _as_bytes(data)
+            if self.pattern.single_part:  # a draft type: one frame, maybe addressed
+                if flags & _SNDMORE:
+                    raise ZMQError(C.EINVAL)
+                if routing_id is not None or group is not None:
+                    return self._send(addressed(data, routing_id, group), flags, track)
+            elif routing_id is not None or group is not None:
+                addressed(data, routing_id, group)  # checked, then ignored (as libzmq)
         except Exception as e:
             return _failed(self._aio_get_loop(), e)
         if flags & _SNDMORE:
@@ -655,6 +676,11 @@ class Socket(_SyncSocket):
     ) -> Any:
         """Send a whole message; a Future that completes when it is queued."""
         flags = int(flags)
+        if self.pattern.single_part:  # a draft type: one frame (a Frame keeps its routing id)
+            parts = list(msg_parts)
+            if len(parts) != 1:
+                return _failed(self._aio_get_loop(), ZMQError(C.EINVAL))
+            return self.send(parts[0], flags, copy=copy, track=track)
         try:
             parts = [p if p.__class__ is bytes else _as_bytes(p) for p in msg_parts]
             if not parts:

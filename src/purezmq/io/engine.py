@@ -196,28 +196,31 @@ class StreamEngine:
     def hosted_read(self) -> bool:
         """Read what arrived, from the caller's thread; False if the I/O thread kept the
         lock (its locked sections are short: a flush, a read that will deliver)."""
-        if not self._lock.acquire(timeout=0.01):
+        lock = self._lock
+        if lock.locked():
             return False
-        try:
-            if self.closed:
-                return True
-            if not self._reading:
-                # Paused at the high-water mark, but the caller waiting here is the consumer
-                # and has drained the pipe: resume on this thread.
-                if self.peer is None or self.peer.inp.full():
+        # ``with``, never ``acquire()`` then ``try``: CPython runs signal handlers right after
+        # a call returns, and a KeyboardInterrupt there would keep the lock for ever (the
+        # I/O thread then hangs on this engine).  ``with`` releases it whatever happens.
+        with lock:
+            try:
+                if self.closed:
                     return True
-                self._reading = True
-            self._read_once()
-        except BaseException:
-            # A KeyboardInterrupt (Ctrl-C lands in the caller's thread, here) may have cut
-            # the decoder short between bytes read and messages delivered: its state is
-            # unknown, so drop the connection rather than hand out corrupt messages.
-            if not self.closed:
-                self.conn.close()  # decode nothing more from it, on any thread
-                self._in_reactor(self.close, "read interrupted", C.EVENT_DISCONNECTED)
-            raise
-        finally:
-            self._lock.release()
+                if not self._reading:
+                    # Paused at the high-water mark, but the caller waiting here is the
+                    # consumer and has drained the pipe: resume on this thread.
+                    if self.peer is None or self.peer.inp.full():
+                        return True
+                    self._reading = True
+                self._read_once()
+            except BaseException:
+                # A KeyboardInterrupt (Ctrl-C lands in the caller's thread, here) may have
+                # cut the decoder short between bytes read and messages delivered: its state
+                # is unknown, so drop the connection rather than hand out corrupt messages.
+                if not self.closed:
+                    self.conn.close()  # decode nothing more from it, on any thread
+                    self._in_reactor(self.close, "read interrupted", C.EVENT_DISCONNECTED)
+                raise
         return True
 
     def unhost(self) -> None:
@@ -363,16 +366,15 @@ class StreamEngine:
         if (
             now - self._last_flush > DIRECT_IDLE
             and now - owner._last_direct > DIRECT_IDLE
-            and self._lock.acquire(False)
+            and not self._lock.locked()
         ):
             # An idle connection of an idle socket: write it now, from this thread.  (Per
             # socket too, so a fan-out makes one such syscall, not one per peer.)
+            # ``with``, not ``acquire(False)`` then ``try``: see hosted_read (Ctrl-C).
             owner._last_direct = now
-            try:
+            with self._lock:
                 if self._wbuf is None and not self.closed:
                     self._flush()
-            finally:
-                self._lock.release()
             return
         reactor.call_soon_threadsafe(self._flush_cb)
 

@@ -25,13 +25,17 @@ class InprocLink:
         self.binder = None
         self.name = name
         copts = connecter.options
-        self.c2b = Pipe(_hwm(copts.get(C.SNDHWM), 1000))
-        self.b2c = Pipe(_hwm(1000, copts.get(C.RCVHWM)))
+        # Until the bind, the connecter's own HWMs (libzmq); the sums once both are known.
+        self.c2b = Pipe(max(copts.get(C.SNDHWM), 0))
+        self.b2c = Pipe(max(copts.get(C.RCVHWM), 0))
         self.cpeer = connecter._new_peer(f"inproc://{name}", inp=self.b2c, out=self.c2b)
         self.cpeer.session = self
         self.cpeer.attached_early = True
+        self.cpeer.routing_id = rid  # CONNECT_ROUTING_ID: how the connecter names the binder
         self.bpeer: Peer | None = None
         self.rid = rid
+        # A ROUTER connecter learns the binder's routing id at the bind: attach it then.
+        self.attach_late = not connecter.pattern.attach_early
 
     def join(self, binder) -> None:
         """The bound socket exists: make its end of the pipes and attach it."""
@@ -43,10 +47,13 @@ class InprocLink:
         # The binder's _new_peer sets the callbacks of the binder's side only: c2b's reader
         # and b2c's writer.  The connecter's side was set when the link was made.
         bpeer.session = self
-        bpeer.routing_id = self.rid or copts.get(C.ROUTING_ID)
+        bpeer.routing_id = copts.get(C.ROUTING_ID)
         self.cpeer.routing_id = self.cpeer.routing_id or bopts.get(C.ROUTING_ID)
         self.bpeer = bpeer
         binder._post(binder._attach, bpeer)
+        if self.attach_late:
+            self.attach_late = False
+            self.connecter._post(self.connecter._attach, self.cpeer)
 
     def has_queued(self) -> bool:
         """True if the connecter wrote messages the binder has not read."""
@@ -90,9 +97,12 @@ def connect(sock, name: str, rid: bytes) -> Peer:
         binder = ctx._inproc.get(name)
         if binder is None:
             ctx._inproc_pending.setdefault(name, []).append(link)
-    sock._attach(link.cpeer)
     if binder is not None:
-        link.join(binder)
+        link.attach_late = False
+        link.join(binder)  # first: the routing ids are known before the attach
+        sock._attach(link.cpeer)
+    elif not link.attach_late:
+        sock._attach(link.cpeer)
     return link.cpeer
 
 

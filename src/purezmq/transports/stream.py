@@ -12,6 +12,8 @@ import contextlib
 import errno
 import os
 import socket
+import stat
+import threading
 
 from purezmq import constants as C
 from purezmq.core.endpoint import Endpoint
@@ -29,8 +31,13 @@ def _tune(sock: socket.socket, family: int, options) -> None:
     sock.setblocking(False)
     if family != socket.AF_UNIX:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if options.get(C.TCP_KEEPALIVE) == 1:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        keepalive = options.get(C.TCP_KEEPALIVE)  # -1: the OS default (libzmq)
+        if keepalive != -1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if keepalive else 0)
+        maxrt = options.get(C.TCP_MAXRT)
+        if maxrt > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):  # libzmq's Linux TCP_MAXRT
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, maxrt)
+        if keepalive == 1:
             for opt, name in (
                 (C.TCP_KEEPALIVE_IDLE, "TCP_KEEPIDLE"),
                 (C.TCP_KEEPALIVE_INTVL, "TCP_KEEPINTVL"),
@@ -39,9 +46,26 @@ def _tune(sock: socket.socket, family: int, options) -> None:
                 value = options.get(opt)
                 if value > 0 and hasattr(socket, name):
                     sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-        tos = options.get(C.TOS)
-        if tos and family == socket.AF_INET:
+    _set_tos_and_buffers(sock, family, options)
+
+
+def _pre_tune(sock: socket.socket, family: int, options) -> None:
+    """What libzmq sets on a tcp socket before bind() or connect() (accepted sockets
+    inherit it from the listener): the device (``BINDTODEVICE``), ``TOS``, buffer sizes."""
+    device = options.get(C.BINDTODEVICE)
+    if device and hasattr(socket, "SO_BINDTODEVICE"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
+    _set_tos_and_buffers(sock, family, options)
+
+
+def _set_tos_and_buffers(sock: socket.socket, family: int, options) -> None:
+    tos = options.get(C.TOS)
+    if tos and family != socket.AF_UNIX:
+        with contextlib.suppress(OSError):  # not every OS takes IP_TOS on an IPv6 socket
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+        if family == socket.AF_INET6 and hasattr(socket, "IPV6_TCLASS"):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
     for opt, name in ((C.SNDBUF, socket.SO_SNDBUF), (C.RCVBUF, socket.SO_RCVBUF)):
         value = options.get(opt)
         if value > 0:
@@ -62,6 +86,12 @@ def _os_error(e: OSError) -> ZMQError:
     return ZMQError(code)
 
 
+# The ipc socket files this process listens on, by (st_dev, st_ino): a bind may take over
+# the file of a listener already unbound or closed, whose I/O-thread close is pending.
+_IPC_FILES: dict[tuple[int, int], Listener] = {}
+_IPC_LOCK = threading.Lock()
+
+
 class Listener:
     """A bound, listening socket; lives on the I/O thread once started."""
 
@@ -70,51 +100,83 @@ class Listener:
         self.ep = ep
         self.engines: set[StreamEngine] = set()
         self.closed = False
+        self.released = False  # unbound: set at once by the socket, before terminate()
         family = ep.family
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of our socket file
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             if family == socket.AF_UNIX:
                 path = ep.host
-                if not path.startswith("\0") and os.path.exists(path):
+                if not path.startswith("\0") and os.path.lexists(path):
                     self._remove_stale(path)
                 sock.bind(path)
-                self.endpoint = f"ipc://{ep.address}" if ep.address != "*" else f"ipc://{path}"
-                if ep.address == "*":
-                    self.endpoint = f"ipc://{path}"
+                self.endpoint = f"ipc://{ep.address}"
+                if not path.startswith("\0"):
+                    st = os.stat(path)
+                    self._file_id = (st.st_dev, st.st_ino)
             else:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
                     with contextlib.suppress(OSError):
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                host = ep.host
-                if host not in ("0.0.0.0", "::"):
-                    host = _resolve_bind(host, family)
-                sock.bind((host, ep.port))
+                _pre_tune(sock, family, owner.options)
+                host = _resolve_bind(ep.host, family)
+                if family == socket.AF_INET6:
+                    sock.bind((host, ep.port, 0, ep.scope_id))
+                else:
+                    sock.bind((host, ep.port))
                 addr = sock.getsockname()
                 shown = f"[{addr[0]}]" if family == socket.AF_INET6 else addr[0]
                 self.endpoint = f"tcp://{shown}:{addr[1]}"
             sock.listen(max(owner.options.get(C.BACKLOG), 1))
-        except OSError as e:
+        except (OSError, ZMQError) as e:
             sock.close()
-            owner._event(C.EVENT_BIND_FAILED, e.errno or 0, str(ep))
-            raise _os_error(e) from None
+            if self._file_id is not None:  # bound, then listen() failed
+                with contextlib.suppress(OSError):
+                    os.unlink(ep.host)
+            if ep.tmpdir:
+                with contextlib.suppress(OSError):
+                    os.rmdir(ep.tmpdir)
+            err = e if isinstance(e, ZMQError) else _os_error(e)
+            owner._event(C.EVENT_BIND_FAILED, err.errno or 0, str(ep))
+            raise err from None
+        if self._file_id is not None:
+            with _IPC_LOCK:
+                _IPC_FILES[self._file_id] = self
         sock.setblocking(False)
         self.sock = sock
         self.path = ep.host if family == socket.AF_UNIX else None
 
     @staticmethod
     def _remove_stale(path: str) -> None:
-        """Replace a socket file left by a dead process; refuse one somebody listens on."""
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        """Replace a socket file left by a dead process; refuse one somebody listens on.
+
+        libzmq unlinks whatever is at the path; this keeps a live listener's socket (that
+        bind fails with EADDRINUSE) and anything that is not a socket (EADDRINUSE too)."""
         try:
-            probe.connect(path)
+            st = os.lstat(path)
         except OSError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            return  # bind() fails with EADDRINUSE
+        with _IPC_LOCK:
+            holder = _IPC_FILES.get((st.st_dev, st.st_ino))
+        if holder is not None:  # ours: dead once unbound or its socket closed
+            if not (holder.released or holder.closed or holder.owner.closed):
+                raise ZMQError(C.EADDRINUSE)
             with contextlib.suppress(OSError):
                 os.unlink(path)
             return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.setblocking(False)  # a full backlog must not block the caller
+        try:
+            rc = probe.connect_ex(path)
         finally:
             probe.close()
-        raise ZMQError(C.EADDRINUSE)
+        if rc in (0, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINPROGRESS):
+            raise ZMQError(C.EADDRINUSE)  # somebody listens there
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
     def start(self, reactor) -> None:
         self.reactor = reactor
@@ -151,9 +213,18 @@ class Listener:
         fd = self.sock.fileno()
         self.reactor.remove_reader(fd)
         self.sock.close()
-        if self.path and not self.path.startswith("\0"):
+        if self._file_id is not None:
+            with _IPC_LOCK:
+                if _IPC_FILES.get(self._file_id) is self:
+                    del _IPC_FILES[self._file_id]
+            # Only our own file: a socket that took the path over since keeps its file.
             with contextlib.suppress(OSError):
-                os.unlink(self.path)
+                st = os.lstat(self.path)
+                if (st.st_dev, st.st_ino) == self._file_id:
+                    os.unlink(self.path)
+            if self.ep.tmpdir:
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.ep.tmpdir)
         self.owner._event(C.EVENT_CLOSED, fd, self.endpoint)
         self.owner._io_done(self)
 
@@ -163,9 +234,13 @@ class Listener:
 
 
 def _resolve_bind(host: str, family: int) -> str:
+    """As libzmq: the first address of ``family`` (IPv6: IPv4 ones mapped), else ENODEV."""
+    flags = socket.AI_PASSIVE
+    if family == socket.AF_INET6 and hasattr(socket, "AI_V4MAPPED"):
+        flags |= socket.AI_V4MAPPED
     try:
-        infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
-    except socket.gaierror:
+        infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM, 0, flags)
+    except (OSError, UnicodeError):  # gaierror; UnicodeError: IDNA
         raise ZMQError(errno.ENODEV) from None
     return infos[0][4][0]
 
@@ -197,11 +272,30 @@ class Session:
         ep = self.ep
         if ep.family == socket.AF_UNIX:
             return [(socket.AF_UNIX, ep.host)]
-        infos = socket.getaddrinfo(ep.host, ep.port, 0, socket.SOCK_STREAM)
-        if not self.owner.options.get(C.IPV6):
-            v4 = [i for i in infos if i[0] == socket.AF_INET]
-            infos = v4 or infos
+        # As libzmq: IPV6=0 resolves IPv4 only (an IPv6 literal never connects); IPV6=1
+        # resolves IPv6, IPv4 addresses mapped (falling back to IPv4 on a v4-only host).
+        if self.owner.options.get(C.IPV6):
+            try:
+                infos = socket.getaddrinfo(
+                    ep.host, ep.port, socket.AF_INET6, socket.SOCK_STREAM, 0,
+                    getattr(socket, "AI_V4MAPPED", 0),
+                )  # fmt: skip
+            except socket.gaierror:
+                infos = socket.getaddrinfo(ep.host, ep.port, socket.AF_INET, socket.SOCK_STREAM)
+        else:
+            infos = socket.getaddrinfo(ep.host, ep.port, socket.AF_INET, socket.SOCK_STREAM)
         return [(i[0], i[4]) for i in infos]
+
+    def _bind_source(self, sock: socket.socket, family: int) -> None:
+        """The source address of ``src;dst`` (numeric or an interface, as libzmq)."""
+        host, port = self.ep.source
+        flags = socket.AI_PASSIVE | socket.AI_NUMERICHOST
+        if family == socket.AF_INET6:
+            flags |= getattr(socket, "AI_V4MAPPED", 0)
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, flags)
+        # libzmq allows reusing the address, to connect to several servers from one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(infos[0][4])
 
     def _attempt(self) -> None:
         self._timer = None
@@ -212,15 +306,21 @@ class Session:
         except (OSError, IndexError, ValueError):  # ValueError: UnicodeError (IDNA) too
             self._retry()
             return
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:  # EMFILE, EAFNOSUPPORT...
+            self._retry()
+            return
         sock.setblocking(False)
-        if self.ep.source is not None:
-            try:
-                sock.bind(self.ep.source)
-            except OSError:
-                sock.close()
-                self._retry()
-                return
+        try:
+            if family != socket.AF_UNIX:
+                _pre_tune(sock, family, self.owner.options)  # e.g. ENODEV: BINDTODEVICE
+            if self.ep.source is not None:
+                self._bind_source(sock, family)
+        except (OSError, ValueError):  # as libzmq's connecter: give up this try, retry
+            sock.close()
+            self._retry()
+            return
         rc = sock.connect_ex(addr)
         self._family = family
         self._sock = sock

@@ -194,7 +194,10 @@ def _check_host(host: str) -> None:
 
 def parse_ipc(address: str, *, bind: bool) -> Endpoint:
     if address == "*" and bind:  # connect: a file named "*", as libzmq
-        tmpdir = tempfile.mkdtemp(prefix="purezmq-")
+        try:
+            tmpdir = tempfile.mkdtemp(prefix="purezmq-")
+        except OSError as e:  # no writable temporary directory
+            raise ZMQError(e.errno or C.EINVAL) from None
         path = os.path.join(tmpdir, "socket")
         return Endpoint("ipc", path, host=path, family=socket.AF_UNIX, tmpdir=tmpdir)
     path = address

@@ -44,6 +44,7 @@ DIRECT_IDLE = 15e-6
 # before it checks whether to read again: short enough for pollers, long enough that a
 # request-reply loop never hands reading back and forth.
 HOST_RECHECK = 0.002
+PAUSE_CHECK = 0.25  # s: how often a connection paused at the HWM looks for a lost wake-up
 
 
 def _locked(method):
@@ -96,6 +97,7 @@ class StreamEngine:
         self._need_rehost = False
         self._host_timer = None
         self._last_hosted = 0.0
+        self._pause_timer = None  # see _pause_check
         opts = owner.options
         now = reactor.time()
         self.conn = ZmtpConnection(
@@ -287,6 +289,24 @@ class StreamEngine:
         if self._reading:
             self._reading = False
             self._in_reactor(self._sync_reader)
+            self._in_reactor(self._watch_paused)
+
+    def _watch_paused(self) -> None:
+        if self._pause_timer is None and not self.closed:
+            self._pause_timer = self.reactor.call_later(PAUSE_CHECK, self._pause_check)
+
+    def _pause_check(self) -> None:
+        """I/O thread, while paused at the high-water mark: every PAUSE_CHECK, resume if the
+        consumer drained the pipe but its wake-up never came (a KeyboardInterrupt in the
+        consumer's thread can land between clearing ``writer_blocked`` and the call)."""
+        self._pause_timer = None
+        if self.closed or self._reading:
+            return
+        peer = self.peer
+        if peer is None or not peer.inp.full():  # full() re-arms writer_blocked if still full
+            self._resume_reading()
+        else:
+            self._pause_timer = self.reactor.call_later(PAUSE_CHECK, self._pause_check)
 
     def _on_inbound_writable(self, pipe: Pipe) -> None:
         # Called from the socket's thread when it drained the inbound pipe.

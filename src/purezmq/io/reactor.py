@@ -83,6 +83,8 @@ class Reactor:
         calls = self._calls
         calls.append(callback)
         if self._sleeping:
+            # Clear, then write (never the other way: a late clear would hide the loop's
+            # next sleep from every later caller, and it would never wake again).
             self._sleeping = False
             try:
                 self._wsock.send(b"\x00")

@@ -2,8 +2,9 @@
 
 A message written by one socket is read by the other straight from the shared deque: no
 I/O thread, no encoding, no copy.  ``connect`` before ``bind`` is allowed: the connecting
-side gets its peer at once (messages queue) and the binding side attaches the other end
-when it binds.
+side gets its peer at once (messages queue, up to its SNDHWM) and the binding side
+attaches the other end when it binds (a ROUTER connecter attaches its peer then, when the
+binder's routing id is known).
 """
 
 from __future__ import annotations

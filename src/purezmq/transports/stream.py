@@ -31,13 +31,13 @@ def _tune(sock: socket.socket, family: int, options) -> None:
     sock.setblocking(False)
     if family != socket.AF_UNIX:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        keepalive = options.get(C.TCP_KEEPALIVE)  # -1: the OS default (libzmq)
-        if keepalive != -1:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if keepalive else 0)
         maxrt = options.get(C.TCP_MAXRT)
         if maxrt > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):  # libzmq's Linux TCP_MAXRT
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, maxrt)
-        if keepalive == 1:
+        keepalive = options.get(C.TCP_KEEPALIVE)  # -1: the OS default (libzmq)
+        if keepalive != -1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if keepalive else 0)
+            # As libzmq 4.3: the keepalive parameters too, even with TCP_KEEPALIVE 0.
             for opt, name in (
                 (C.TCP_KEEPALIVE_IDLE, "TCP_KEEPIDLE"),
                 (C.TCP_KEEPALIVE_INTVL, "TCP_KEEPINTVL"),

@@ -923,8 +923,11 @@ def test_cancel_storm_against_pyzmq_pusher(ctx, loop_kind):
 # -- io_on_loop: connections driven by the event loop, no I/O thread ---------------------------
 def test_io_on_loop_runs_without_io_thread(loop_kind):
     c = zaio.Context(io_on_loop=True)
-    other = zaio.Context()
+    other = zaio.Context(io_on_loop=False)
     assert c.io_on_loop and not other.io_on_loop
+    default = zaio.Context()
+    assert default.io_on_loop  # the default: connections on the loop
+    default.term()
     other.term()
     before = set(threading.enumerate())
 

@@ -32,11 +32,11 @@ return :class:`asyncio.Future` objects.
 same context state (the instance dictionary is shared), so sync and async sockets can talk
 over inproc and share the I/O thread; ``Socket.from_socket(sync_sock)`` likewise.
 
-Where the connections run.  By default, as for sync sockets, on the context's I/O thread:
-the async API then only adds the loop wake-up above.  ``Context(io_on_loop=True)`` (or
-``PUREZMQ_ASYNCIO_IO=loop``) drives them with the running event loop instead, through
-:class:`purezmq.asyncio._reactor.LoopReactor` (the I/O thread's interface on the loop):
-no I/O thread, no thread hop, no GIL hand-over per message.  ``term()`` then drives the
+Where the connections run.  By default on the running event loop (``io_on_loop=True``),
+through :class:`purezmq.asyncio._reactor.LoopReactor` (the I/O thread's interface on the loop):
+no I/O thread, no thread hop, no GIL hand-over per message.  (``io_on_loop=False`` or
+``PUREZMQ_ASYNCIO_IO=thread`` keeps the context's I/O thread, as for sync sockets, and the
+async API then only adds the loop wake-up above.)  ``term()`` drives the
 connections itself when the loop cannot (called in the loop's thread, or after the loop
 closed), so lingering messages still go out.  The price: every socket of such a context
 does its I/O only while that loop runs, so a blocking call in the loop's thread waits
@@ -827,11 +827,11 @@ def _find_context(address: int) -> _SyncContext:
 class Context(_SyncContext):
     """A context whose ``socket()`` makes async sockets; ``Context(sync_ctx)`` shadows.
 
-    ``io_on_loop=True`` (or ``PUREZMQ_ASYNCIO_IO=loop`` in the environment) runs the
-    context's connections on the running event loop instead of an I/O thread (see
-    :mod:`purezmq.asyncio._reactor`).  Then every socket of the context, sync or async,
-    does its I/O only while that loop runs (or while ``term()`` pumps it): a blocking call
-    in the loop's thread would wait for itself.
+    By default (``io_on_loop=True``) the context's connections run on the running event
+    loop, not on an I/O thread (see :mod:`purezmq.asyncio._reactor`); ``io_on_loop=False``
+    or ``PUREZMQ_ASYNCIO_IO=thread`` in the environment keeps the I/O thread.  On the loop,
+    every socket of the context, sync or async, does its I/O only while that loop runs (or
+    while ``term()`` pumps it): a blocking call in the loop's thread would wait for itself.
     """
 
     __slots__ = ("_shadow_of",)
@@ -855,8 +855,8 @@ class Context(_SyncContext):
             return
         object.__setattr__(self, "_shadow_of", None)
         super().__init__(io_threads, **kwargs)
-        if io_on_loop is None:
-            io_on_loop = os.environ.get("PUREZMQ_ASYNCIO_IO", "").lower() == "loop"
+        if io_on_loop is None:  # on the loop unless asked for the I/O thread
+            io_on_loop = os.environ.get("PUREZMQ_ASYNCIO_IO", "").lower() != "thread"
         object.__setattr__(self, "_io_on_loop", bool(io_on_loop))
 
     @classmethod

@@ -91,8 +91,12 @@ class SocketBase:
     def _process(self) -> None:
         mb = self._mailbox
         while mb:
-            fn, args = mb.popleft()
+            # Run, then pop: a KeyboardInterrupt (Ctrl-C lands in this thread) between the
+            # two repeats a command next time, which is harmless (they are idempotent);
+            # popping first could lose an attach, leaving a connection nobody reads.
+            fn, args = mb[0]
             fn(*args)
+            mb.popleft()
 
     def _notify(self) -> None:
         for wake in self._waiters:
@@ -135,6 +139,8 @@ class SocketBase:
         return peer
 
     def _attach(self, peer: Peer) -> None:
+        if peer.attached:  # a repeated command (see _process)
+            return
         if self.closed:
             self._terminate_peer(peer)
             return

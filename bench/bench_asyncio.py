@@ -340,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
             f"(libzmq {zmq.zmq_version()}){uv}; {os.cpu_count()} CPUs, {platform.machine()}; "
             f"{load}: on a shared machine, expect run-to-run spread).\n"
             "Both ends of each benchmark use the library's asyncio API, in separate "
-            "processes.  purezmq runs its connections on an I/O thread by default; "
-            "*io_on_loop* is `purezmq.asyncio.Context(io_on_loop=True)`, which runs them on "
-            "the event loop (no I/O thread).  For latency lower is better: a ratio below 1 "
+            "processes.  The purezmq column is `purezmq.asyncio.Context(io_on_loop=False)` "
+            "(connections on an I/O thread); *io_on_loop* is the default, "
+            "`Context(io_on_loop=True)`, which runs them on the event loop (no I/O "
+            "thread).  For latency lower is better: a ratio below 1 "
             "means purezmq is faster.  Cells: median (min–max of the runs).\n\n"
             + table + "\n"
         )

@@ -556,6 +556,11 @@ rows. Throughput cells read msgs/s (MB/s).
 (from /proc/stat, minus the benchmark's own processes): that run is noisier, and purezmq,
 which needs more CPU per message, loses more to it than pyzmq.
 
+More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
+(`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
+and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
+rates). The 10,000-peer memory row: `python bench/run.py --full --only router`.
+
 ## How it is measured
 
 - Throughput (PUSH/PULL): libzmq's `local_thr`/`remote_thr` method. The PULL side binds,

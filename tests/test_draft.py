@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import itertools
 import os
 import socket
-import threading
 import time
 from collections import deque
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sockhelp import TIMEO, _names, bind, context, fresh_addr, ipc_directory, make  # noqa: F401
 
 import purezmq as zmq
 from purezmq.transports import udp
@@ -30,57 +29,13 @@ from purezmq.zmtp.mechanisms.null import NullMechanism
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEO = 5000
-_names = itertools.count()
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    done = threading.Event()
-
-    def destroy() -> None:
-        c.destroy(linger=0)
-        done.set()
-
-    threading.Thread(target=destroy, daemon=True).start()
-    assert done.wait(10), "Context.destroy(linger=0) hung"
+ctx = pytest.fixture(context)
+ipc_dir = pytest.fixture(scope="session")(ipc_directory)
 
 
 @pytest.fixture(params=["tcp", "ipc", "inproc"])
 def transport(request):
     return request.param
-
-
-@pytest.fixture(scope="session")
-def ipc_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("draft")
-    assert len(str(path)) < 80
-    return path
-
-
-def make(ctx, stype, **options):
-    s = ctx.socket(stype)
-    s.rcvtimeo = TIMEO
-    s.sndtimeo = TIMEO
-    for name, value in options.items():
-        setattr(s, name, value)
-    return s
-
-
-def fresh_addr(transport: str, ipc_dir) -> str:
-    n = next(_names)
-    if transport == "tcp":
-        return "tcp://127.0.0.1:*"
-    if transport == "ipc":
-        return f"ipc://{ipc_dir}/d{os.getpid()}-{n}"
-    return f"inproc://draft-{n}"
-
-
-def bind(sock, transport: str, ipc_dir) -> str:
-    sock.bind(fresh_addr(transport, ipc_dir))
-    return sock.last_endpoint.decode()
 
 
 def free_tcp_port() -> int:

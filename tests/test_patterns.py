@@ -7,70 +7,24 @@ defines it; see the interop tests for the same against libzmq itself.
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import threading
 import time
 
 import pytest
+from sockhelp import TIMEO, bind, context, fresh_addr, ipc_directory, make  # noqa: F401
 
 import purezmq as zmq
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEO = 5000  # RCVTIMEO / SNDTIMEO of test sockets: a lost message fails, never hangs
-_names = itertools.count()
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    done = threading.Event()
-
-    def destroy() -> None:
-        c.destroy(linger=0)
-        done.set()
-
-    threading.Thread(target=destroy, daemon=True).start()
-    assert done.wait(10), "Context.destroy(linger=0) hung"
+ctx = pytest.fixture(context)
+ipc_dir = pytest.fixture(scope="session")(ipc_directory)
 
 
 @pytest.fixture(params=["tcp", "ipc", "inproc"])
 def transport(request):
     return request.param
-
-
-@pytest.fixture(scope="session")
-def ipc_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pat")
-    assert len(str(path)) < 80
-    return path
-
-
-def make(ctx, stype, **options):
-    s = ctx.socket(stype)
-    s.rcvtimeo = TIMEO
-    s.sndtimeo = TIMEO
-    for name, value in options.items():
-        setattr(s, name, value)
-    return s
-
-
-def fresh_addr(transport: str, ipc_dir) -> str:
-    """An address for bind() (tcp: with a wildcard port; use last_endpoint for connect)."""
-    n = next(_names)
-    if transport == "tcp":
-        return "tcp://127.0.0.1:*"
-    if transport == "ipc":
-        return f"ipc://{ipc_dir}/p{os.getpid()}-{n}"
-    return f"inproc://pattern-{n}"
-
-
-def bind(sock, transport: str, ipc_dir) -> str:
-    """Bind to a fresh address; return the address peers connect to."""
-    sock.bind(fresh_addr(transport, ipc_dir))
-    return sock.last_endpoint.decode()
 
 
 def concrete_addr(ctx, transport: str, ipc_dir) -> str:

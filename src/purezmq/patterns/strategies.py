@@ -83,32 +83,10 @@ class ReadyQueue(deque):
 # its pipe is re-armed: an exception at any point (KeyboardInterrupt: Ctrl-C lands in the
 # caller's thread, wherever it is) may lose the item being taken, but never leaves a peer
 # with queued items both out of ``ready`` and disarmed, which would stall it for good.
-def fair_recv(ready: deque) -> tuple[Peer | None, object]:
-    """Pop the next item round-robin from the peers in ``ready``; (None, None) if none."""
-    while ready:
-        peer = ready[0]
-        pipe = peer.inp
-        q = pipe.q
-        if not q:
-            if pipe.rearm():
-                ready.rotate(-1)
-            else:
-                ready.popleft()
-            continue
-        item = q.popleft()
-        if q or pipe.rearm():
-            ready.rotate(-1)
-        else:
-            ready.popleft()
-        if pipe.writer_blocked:
-            pipe.released()
-        ready.last = peer
-        return peer, item
-    return None, None
-
-
 def fair_recv_item(ready: deque):
-    """:func:`fair_recv` for patterns that need only the item (PULL, DEALER, PAIR)."""
+    """Pop the next item round-robin from the peers in ``ready`` (None if none), and
+    record its peer as ``ready.last``: the one fair-queue, used directly by PULL, DEALER,
+    PAIR and through :func:`fair_recv` by the patterns that route by peer."""
     if len(ready) == 1:
         # One peer has data (the common case): take from it without rotating the queue.
         peer = ready[0]
@@ -142,6 +120,15 @@ def fair_recv_item(ready: deque):
         else:
             ready.popleft()
     return None
+
+
+def fair_recv(ready: deque) -> tuple[Peer | None, object]:
+    """Pop the next item round-robin from the peers in ``ready``, with the peer it came
+    from (patterns that route by peer: ROUTER, REP, REQ); (None, None) if none."""
+    item = fair_recv_item(ready)
+    if item is None:
+        return None, None
+    return ready.last, item
 
 
 def fair_peek(ready: deque) -> bool:

@@ -1,0 +1,58 @@
+"""Socket helpers shared by the in-process pattern suites (test_patterns, test_draft)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+
+import purezmq as zmq
+
+TIMEO = 5000  # RCVTIMEO / SNDTIMEO of test sockets: a lost message fails, never hangs
+_names = itertools.count()
+
+
+def context():
+    """Fixture body: a context, destroyed with linger 0 afterwards; a hang fails the test."""
+    c = zmq.Context()
+    yield c
+    done = threading.Event()
+
+    def destroy() -> None:
+        c.destroy(linger=0)
+        done.set()
+
+    threading.Thread(target=destroy, daemon=True).start()
+    assert done.wait(10), "Context.destroy(linger=0) hung"
+
+
+def ipc_directory(tmp_path_factory):
+    """Fixture body: a directory short enough for ipc paths."""
+    path = tmp_path_factory.mktemp("ipc")
+    assert len(str(path)) < 80
+    return path
+
+
+def make(ctx, stype, **options):
+    s = ctx.socket(stype)
+    s.rcvtimeo = TIMEO
+    s.sndtimeo = TIMEO
+    for name, value in options.items():
+        setattr(s, name, value)
+    return s
+
+
+def fresh_addr(transport: str, ipc_dir) -> str:
+    """An address for bind() (tcp: with a wildcard port; use last_endpoint for connect)."""
+    n = next(_names)
+    if transport == "tcp":
+        return "tcp://127.0.0.1:*"
+    if transport == "ipc":
+        return f"ipc://{ipc_dir}/s{os.getpid()}-{n}"
+    return f"inproc://sock-{n}"
+
+
+def bind(sock, transport: str, ipc_dir) -> str:
+    """Bind to a fresh address; return the address peers connect to."""
+    sock.bind(fresh_addr(transport, ipc_dir))
+    return sock.last_endpoint.decode()

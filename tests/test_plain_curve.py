@@ -113,7 +113,12 @@ def send(src: ZmtpConnection, items: list) -> bytes:
 
 
 def messages(events: list) -> list[list[bytes]]:
-    return [[bytes(f) for f in ev] for ev in events if isinstance(ev, list)]
+    """The messages among ``events`` as lists (a one-frame message comes as bare bytes)."""
+    return [
+        [ev] if type(ev) is bytes else [bytes(f) for f in ev]
+        for ev in events
+        if isinstance(ev, (bytes, list))
+    ]
 
 
 def plain_pair(**kw) -> Pair:

@@ -187,8 +187,13 @@ class ConnectionPair:
 
 
 def messages(events: Iterable) -> list[list[bytes]]:
-    """The received messages among ``events``, as lists of ``bytes``."""
-    return [[bytes(f) for f in e] for e in events if isinstance(e, list)]
+    """The received messages among ``events`` (``bytes`` for one frame, else a list), as
+    lists of ``bytes``."""
+    return [
+        [e] if type(e) is bytes else [bytes(f) for f in e]
+        for e in events
+        if isinstance(e, (bytes, list))
+    ]
 
 
 def of_type(events: Iterable, cls: type) -> list:

@@ -138,7 +138,7 @@ def test_encoder_uses_short_size_up_to_255(size):
         assert wire[:9] == bytes((LONG,)) + struct.pack(">Q", size)
         assert frame_header(MORE, size) == bytes((MORE | LONG,)) + struct.pack(">Q", size)
     conn = traffic_conn()
-    assert conn.receive_data(wire) == [[_body(size, 0)], [b"", _body(size, 1)]]
+    assert conn.receive_data(wire) == [_body(size, 0), [b"", _body(size, 1)]]  # one frame: bare
 
 
 @pytest.mark.parametrize("size", [0, 1, 17, 255, 256])
@@ -235,7 +235,7 @@ def test_maxmsgsize_exceeded_after_big_frame_in_same_chunk():
 
 def test_unlimited_maxmsgsize_is_minus_one():
     conn = traffic_conn(maxmsgsize=-1)
-    assert conn.receive_data(raw_message([_body(100_000, 1)])) == [[_body(100_000, 1)]]
+    assert conn.receive_data(raw_message([_body(100_000, 1)])) == [_body(100_000, 1)]
 
 
 # -- 8-byte sizes up to 2^64-1 -------------------------------------------------------------------
@@ -434,7 +434,7 @@ def test_malformed_error_reason_still_closes(data):
 def test_unknown_and_pong_commands_in_traffic_are_ignored():
     conn = traffic_conn()
     wire = raw_command(b"PONG", b"xyz") + raw_command(b"X" * 255, b"d") + raw_message([b"m"])
-    assert conn.receive_data(wire) == [[b"m"]]
+    assert conn.receive_data(wire) == [b"m"]
     assert conn.data_to_send() == b""
 
 

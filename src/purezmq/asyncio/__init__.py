@@ -469,7 +469,9 @@ class Socket(_SyncSocket):
             rx.reverse()
             return rx
         msg = self._next_msg()
-        return _NOTHING if msg is None else msg
+        if msg is None:
+            return _NOTHING
+        return msg if msg.__class__ is list else [msg]
 
     def _take_frame(self):
         """One frame; ``_aio_whole`` tells whether it was a whole (one-frame) message."""
@@ -484,6 +486,10 @@ class Socket(_SyncSocket):
         msg = self._next_msg()
         if msg is None:
             return _NOTHING
+        if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
+            self._rcvmore = False
+            self._aio_whole = True
+            return msg
         if len(msg) == 1:
             self._rcvmore = False
             self._aio_whole = True

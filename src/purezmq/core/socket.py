@@ -377,7 +377,8 @@ class SocketBase:
     def try_recv(self) -> list | None:
         if self._mailbox:
             self._process()
-        return self.pattern.recv()
+        msg = self.pattern.recv()
+        return msg if msg is None or msg.__class__ is list else [msg]
 
     def send_msg(self, msg: list, flags: int = 0) -> None:
         if self.closed:
@@ -394,6 +395,12 @@ class SocketBase:
         self._block(lambda: True if self.pattern.send(msg) else _NOTHING, timeo)
 
     def recv_msg(self, flags: int = 0) -> list:
+        """The next whole message as a list of frames."""
+        msg = self.recv_item(flags)
+        return msg if msg.__class__ is list else [msg]
+
+    def recv_item(self, flags: int = 0):
+        """The next message as the pattern gives it: a list, or a bare one-frame ``bytes``."""
         if self.closed:
             raise ZMQError(C.ENOTSOCK)
         if self._mailbox:

@@ -184,7 +184,11 @@ class StreamEngine:
                 self.reactor.call_soon_threadsafe(functools.partial(self._fail_cb, e))
             return
         if events:
-            self._handle_events(events)
+            peer = self.peer
+            if peer is not None:  # in traffic every event is a pipe item
+                self._deliver(peer, events)
+            else:
+                self._handle_events(events)
         if self.closed:
             return
         if self.conn.has_output:
@@ -267,7 +271,7 @@ class StreamEngine:
         batch = []
         for ev in events:
             cls = ev.__class__
-            if cls is list or cls is Subscription or cls is GroupMembership:
+            if cls is bytes or cls is list or cls is Subscription or cls is GroupMembership:
                 batch.append(ev)
             elif cls is HandshakeSucceeded:
                 peer = self._handshake_done(ev)
@@ -276,14 +280,18 @@ class StreamEngine:
             elif cls is ZapRequested:
                 self.owner._zap_request(self, ev)
         if batch and peer is not None:
-            inp = peer.inp
-            inp.write_many(batch)
-            if inp.hwm and len(inp.q) >= inp.hwm:
-                inp.writer_blocked = True
-                if len(inp.q) >= inp.hwm:
-                    self._pause_reading()
-                else:
-                    inp.writer_blocked = False
+            self._deliver(peer, batch)
+
+    def _deliver(self, peer: Peer, items: list) -> None:
+        """Queue decoded pipe items for the socket; pause reading at the high-water mark."""
+        inp = peer.inp
+        inp.write_many(items)
+        if inp.hwm and len(inp.q) >= inp.hwm:
+            inp.writer_blocked = True
+            if len(inp.q) >= inp.hwm:
+                self._pause_reading()
+            else:
+                inp.writer_blocked = False
 
     def _pause_reading(self) -> None:
         if self._reading:

@@ -89,7 +89,8 @@ class RawEngine:
             chunks = []
             while q:
                 msg = q.popleft()
-                data = b"".join(msg) if msg.__class__ is list else b""
+                cls = msg.__class__
+                data = msg if cls is bytes else b"".join(msg) if cls is list else b""
                 if not data:
                     self._closing = True
                     break

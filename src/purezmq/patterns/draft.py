@@ -105,7 +105,7 @@ class _Draft(Pattern):
             peer, msg = fair_recv(self.ready)
             if peer is None:
                 return None
-            if msg.__class__ is list and len(msg) == 1:
+            if msg.__class__ is bytes or (msg.__class__ is list and len(msg) == 1):
                 return msg
 
     def recv(self) -> list | None:
@@ -182,7 +182,7 @@ class Server(_Draft):
             peer, msg = fair_recv(self.ready)
             if peer is None:
                 return None
-            if msg.__class__ is not list or len(msg) != 1:
+            if msg.__class__ is not bytes and (msg.__class__ is not list or len(msg) != 1):
                 continue
             rid = self.ids.get(peer)
             if rid is not None:  # else the peer left since

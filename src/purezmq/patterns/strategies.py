@@ -169,8 +169,9 @@ class Distributor:
             if out.hwm and len(out.q) >= out.hwm:
                 self.dropped += 1
                 continue
-            # Each receiver owns its list (the frames themselves are shared, immutable).
-            out.write(msg if first else msg.copy())
+            # Each receiver owns its list (the frames themselves are shared, immutable); a
+            # one-frame message is its bytes, shared by all.
+            out.write(msg if first or msg.__class__ is bytes else msg.copy())
             first = False
 
     def all_writable(self, peers) -> bool:

@@ -2,6 +2,9 @@
 
 A pattern object lives in the socket's thread.  ``send(msg)`` returns False when it would
 block (the socket then waits or raises ``Again``); ``recv()`` returns a message or None.
+A message is a list of frames or, for one frame, the frame's ``bytes`` alone (as pipes
+carry it): ``recv()`` may return either, and ``send()`` takes a bare frame where the
+class says ``bare_send``.
 Errors of use (``EFSM``, ``ENOTSUP``, ``EHOSTUNREACH``) are raised as ``ZMQError``.
 Inbound items come from the socket's ready deque through :func:`fair_recv`.
 """
@@ -23,7 +26,7 @@ from purezmq.patterns.strategies import (
     fair_recv_item,
 )
 from purezmq.patterns.subscriptions import Subscriptions
-from purezmq.plumbing.pipe import Peer
+from purezmq.plumbing.pipe import Peer, is_message
 from purezmq.zmtp.events import Subscription
 
 _U32 = struct.Struct(">I")
@@ -38,6 +41,7 @@ class Pattern:
     # The draft types (patterns/draft.py) send and receive one frame at a time (SNDMORE is
     # EINVAL) and tell the routing id / group of the message recv() returned last.
     single_part = False
+    bare_send = False  # send() also takes a one-frame message as its bare bytes
     rx_routing_id: int | None = None
     rx_group: str | None = None
 
@@ -77,6 +81,8 @@ class Pattern:
 
 class _LbFq(Pattern):
     """Load-balance out, fair-queue in: the shape of DEALER, PUSH, PULL."""
+
+    bare_send = True
 
     def __init__(self, sock) -> None:
         super().__init__(sock)
@@ -147,6 +153,7 @@ class Req(Pattern):
     """Strict send/recv alternation over a load-balancer; replies only from the asked peer."""
 
     name = "REQ"
+    bare_send = True
 
     def __init__(self, sock) -> None:
         super().__init__(sock)
@@ -171,11 +178,12 @@ class Req(Pattern):
         peer = self.lb.pick()
         if peer is None:
             return False
+        body = [msg] if msg.__class__ is bytes else msg
         if opts.get(C.REQ_CORRELATE):
             self.request_id = (self.request_id + 1) & 0xFFFFFFFF
-            peer.out.write([_U32.pack(self.request_id), b"", *msg])
+            peer.out.write([_U32.pack(self.request_id), b"", *body])
         else:
-            peer.out.write([b"", *msg])
+            peer.out.write([b"", *body])
         self.reply_peer = peer
         self.expect_reply = True
         return True
@@ -215,6 +223,7 @@ class Rep(Pattern):
     """Receives a request with its envelope, sends the reply back along it."""
 
     name = "REP"
+    bare_send = True
 
     def __init__(self, sock) -> None:
         super().__init__(sock)
@@ -255,7 +264,8 @@ class Rep(Pattern):
             raise ZMQError(C.EFSM)
         peer = self.reply_to
         if peer is not None and peer in self.peers and not peer.out.full():
-            peer.out.write(self.envelope + msg)
+            env = self.envelope
+            peer.out.write(env + [msg] if msg.__class__ is bytes else env + msg)
         # A reply to a peer that left or is full is dropped, as libzmq does.
         self.replying = False
         self.reply_to = None
@@ -310,7 +320,10 @@ class Router(Pattern):
             peer, msg = fair_recv(self.ready)
             if peer is None:
                 return None
-            if msg.__class__ is list:
+            cls = msg.__class__
+            if cls is bytes:
+                return [peer.routing_id, msg]
+            if cls is list:
                 return [peer.routing_id, *msg]
 
     def send(self, msg: list) -> bool:
@@ -341,6 +354,7 @@ class Pub(Pattern):
     """Fan-out filtered by the subscriptions each peer sent; never blocks (drops instead)."""
 
     name = "PUB"
+    bare_send = True
 
     def __init__(self, sock) -> None:
         super().__init__(sock)
@@ -385,7 +399,7 @@ class Pub(Pattern):
     def send(self, msg: list) -> bool:
         if self.ready:
             self._drain()
-        topic = msg[0]
+        topic = msg if msg.__class__ is bytes else msg[0]
         if topic.__class__ is not bytes:
             topic = bytes(topic)
         peers = self.subs.match_peers(topic)
@@ -422,7 +436,7 @@ class XPub(Pub):
             self.last_peer = peer
             self.pending.append([(b"\x01" if item.subscribe else b"\x00") + item.topic])
             return
-        if item.__class__ is list:
+        if is_message(item):
             self.pending.append(item)  # a plain message from an XSUB user
             return
         super()._apply(peer, item)
@@ -494,10 +508,8 @@ class XSub(Pattern):
 
     def recv(self) -> list | None:
         while True:
-            peer, msg = fair_recv(self.ready)
-            if peer is None:
-                return None
-            if msg.__class__ is list:
+            msg = fair_recv_item(self.ready)
+            if msg is None or is_message(msg):
                 return msg
 
     def can_send(self) -> bool:
@@ -527,15 +539,26 @@ class Sub(XSub):
             return True
         return False
 
+    def refresh(self) -> None:
+        self.invert = bool(self.sock.options.get(C.INVERT_MATCHING))
+
+    invert = False
+
     def recv(self) -> list | None:
         subs = self.subs
-        invert = self.sock.options.get(C.INVERT_MATCHING)
+        invert = self.invert
+        ready = self.ready
         while True:
-            peer, msg = fair_recv(self.ready)
-            if peer is None:
+            msg = fair_recv_item(ready)
+            cls = msg.__class__
+            if cls is bytes:
+                if subs.matches(msg) is not invert:
+                    return msg
+            elif cls is list:
+                if subs.matches(msg[0]) is not invert:
+                    return msg
+            elif msg is None:
                 return None
-            if msg.__class__ is list and subs.matches(msg[0]) != bool(invert):
-                return msg
 
     def can_recv(self) -> bool:
         # Peeking would need filtering; report what may be there and let recv decide.

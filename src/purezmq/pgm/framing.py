@@ -22,8 +22,11 @@ class FramingError(ValueError):
     """The stream of one source is not valid framing (internal: the decoder counts it)."""
 
 
-def encode_frames(msg: list, out: bytearray) -> None:
-    """Append ``msg`` (a list of frames) to ``out`` as ZMTP/1.0 frames."""
+def encode_frames(msg, out: bytearray) -> None:
+    """Append ``msg`` (``bytes`` for one frame, else a list of frames) to ``out`` as
+    ZMTP/1.0 frames."""
+    if msg.__class__ is bytes:
+        msg = (msg,)
     last = len(msg) - 1
     for i, frame in enumerate(msg):
         size = len(frame) + 1

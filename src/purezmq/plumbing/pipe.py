@@ -14,8 +14,10 @@ Wake-ups happen only on edges, through two flags with a double check:
 * ``writer_blocked``: the writer found the queue at its high-water mark.  A reader that
   pops below the low-water mark clears it and calls ``on_writable(pipe)``.
 
-Items are whole messages (``list`` of frames) or control items such as
-:class:`purezmq.zmtp.events.Subscription`; a pipe never splits a message.
+Items are whole messages (a one-frame message as its ``bytes``, a longer one as a
+``list`` of frames: no container, and nothing for the garbage collector, per message in
+the common case) or control items such as :class:`purezmq.zmtp.events.Subscription`; a
+pipe never splits a message.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ from collections.abc import Callable
 
 def _nothing(pipe: Pipe) -> None:
     return None
+
+
+def is_message(item) -> bool:
+    """True for a pipe item that is a message (not a control item)."""
+    cls = item.__class__
+    return cls is bytes or cls is list
+
+
+def as_frames(item) -> list:
+    """A message item as a list of frames."""
+    return item if item.__class__ is list else [item]
 
 
 class Pipe:

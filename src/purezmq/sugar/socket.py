@@ -212,8 +212,9 @@ class Socket(SocketBase):
             # The common case, kept short: one frame, blocking.
             if self._mailbox:
                 self._process()
-            msg = [data]
-            if not self.pattern.send(msg):
+            pattern = self.pattern
+            msg = data if pattern.bare_send else [data]  # one frame travels bare
+            if not pattern.send(msg):
                 self.send_msg(msg, 0)
             return _DONE if track else None
         flags = int(flags)
@@ -237,7 +238,7 @@ class Socket(SocketBase):
                 self._tx = msg
                 raise
         else:
-            self.send_msg([data], flags)
+            self.send_msg(data if self.pattern.bare_send else [data], flags)
         return _DONE if track else None
 
     def _send_addressed(
@@ -313,7 +314,10 @@ class Socket(SocketBase):
             self._process()
         msg = self.pattern.recv()
         if msg is None:
-            msg = self.recv_msg(int(flags))
+            msg = self.recv_item(int(flags))
+        if msg.__class__ is bytes:
+            self._rcvmore = False
+            return msg
         if len(msg) == 1:
             self._rcvmore = False
             return msg[0]
@@ -330,7 +334,10 @@ class Socket(SocketBase):
                 self._process()
             msg = self.pattern.recv()
             if msg is None:
-                msg = self.recv_msg(0)
+                msg = self.recv_item(0)
+            if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
+                self._rcvmore = False
+                return msg
             if len(msg) == 1:
                 self._rcvmore = False
                 return msg[0]

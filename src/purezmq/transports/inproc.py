@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from purezmq import constants as C
 from purezmq.error import ZMQError
-from purezmq.plumbing.pipe import Peer, Pipe
+from purezmq.plumbing.pipe import Peer, Pipe, is_message
 
 
 def _hwm(snd: int, rcv: int) -> int:
@@ -58,7 +58,7 @@ class InprocLink:
 
     def has_queued(self) -> bool:
         """True if the connecter wrote messages the binder has not read."""
-        return any(item.__class__ is list for item in self.c2b.q)
+        return any(map(is_message, self.c2b.q))
 
     def peer_closed(self, peer: Peer) -> None:
         """One side dropped or closed: the other keeps what was sent, then detaches."""

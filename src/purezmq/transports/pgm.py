@@ -40,6 +40,7 @@ from purezmq.pgm import packet as P
 from purezmq.pgm.framing import ApduEncoder
 from purezmq.pgm.receiver import Receiver
 from purezmq.pgm.source import Source, window_sqns
+from purezmq.plumbing.pipe import is_message
 
 log = logging.getLogger("purezmq")
 
@@ -496,7 +497,7 @@ class PgmSession:
                     item = out.read()
                     if item is None:
                         break
-                    if item.__class__ is list:
+                    if is_message(item):
                         batch.append(item)
                 if not batch:
                     break

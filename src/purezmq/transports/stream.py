@@ -20,6 +20,7 @@ from purezmq.core.endpoint import Endpoint
 from purezmq.error import ZMQError
 from purezmq.io.engine import StreamEngine
 from purezmq.io.raw_engine import RawEngine
+from purezmq.plumbing.pipe import is_message
 
 
 def engine_class(owner):
@@ -439,7 +440,7 @@ class Session:
 
     def _has_queued_messages(self) -> bool:
         peer = self.peer
-        return peer is not None and any(isinstance(item, list) for item in peer.out.q)
+        return peer is not None and any(map(is_message, peer.out.q))
 
     def _finish(self, deadline: float | None) -> None:
         if self.closed:

@@ -8,8 +8,8 @@ Theory of operation.  A connection goes through three phases:
 ``HANDSHAKE``  only command frames are allowed; each goes to the security mechanism, whose
                answers are queued for sending.  When the mechanism is ready, the peer's
                Socket-Type is checked against ours and ``HandshakeSucceeded`` is emitted.
-``TRAFFIC``    data frames build messages (plain ``list`` s of frames); commands handle
-               heartbeats (PING/PONG) and subscriptions (SUBSCRIBE/CANCEL, which become
+``TRAFFIC``    data frames build messages (``bytes`` for one frame, else a ``list``); commands
+               handle heartbeats (PING/PONG) and subscriptions (SUBSCRIBE/CANCEL, which become
                ``Subscription`` events, as do ZMTP 3.0 style ``\\x01topic`` messages when we
                are a PUB or XPUB), and RADIO-DISH groups (JOIN/LEAVE, which become
                ``GroupMembership`` events when we are a RADIO).
@@ -161,7 +161,9 @@ class ZmtpConnection:
             while q and size < limit:
                 item = q.popleft()
                 items.append(item)
-                if item.__class__ is list:
+                if item.__class__ is bytes:
+                    size += len(item)
+                elif item.__class__ is list:
                     for f in item:
                         size += len(f)
             self._encode_items(items, out)
@@ -200,6 +202,8 @@ class ZmtpConnection:
                     total += len(chunk)
                     continue
                 m = [(b"\x01" if m.subscribe else b"\x00") + m.topic]
+            elif m.__class__ is not list:
+                m = [m]  # a one-frame message
             if mech.encrypts:
                 last = len(m) - 1
                 for i, frame in enumerate(m):
@@ -225,7 +229,8 @@ class ZmtpConnection:
 
     # -- input -------------------------------------------------------------------------
     def receive_data(self, data: bytes, now: float = 0.0) -> list:
-        """Feed bytes from the peer; return events (messages are plain lists of frames).
+        """Feed bytes from the peer; return events (a one-frame message is its ``bytes``, a
+        longer one a plain list of frames).
 
         On a failure the ``ZmtpError`` carries, as ``events``, what was decoded before it,
         so whole messages that came ahead of the garbage are still delivered.
@@ -268,17 +273,26 @@ class ZmtpConnection:
         maxsize = self.maxmsgsize
         # Frames larger than this are checked at header time, before their body arrives.
         check = 255 if maxsize < 0 or maxsize > 255 else maxsize
-        # One-frame short messages (flags 0) need no other test: the common case, inlined.
+        # One-frame messages (flags 0, or LONG with no size limit) need no other test: the
+        # common case, inlined.  A one-frame message is delivered as bare ``bytes``.
         fast = traffic and not sub_in and check == 255
+        fast_long = fast and maxsize < 0
         while n - pos >= 2:
             flags = buf[pos]
             if flags == 0 and fast and not cur:
                 end = pos + 2 + buf[pos + 1]
                 if end > n:
                     break
-                events.append([buf[pos + 2 : end]])
+                events.append(buf[pos + 2 : end])
                 pos = end
                 continue
+            if flags == LONG and fast_long and not cur and n - pos >= 9:
+                (size,) = _Q.unpack_from(buf, pos + 1)
+                end = pos + 9 + size
+                if end <= n and size <= _MAX_FRAME:
+                    events.append(buf[pos + 9 : end])
+                    pos = end
+                    continue
             if flags & LONG:
                 if n - pos < 9:
                     break
@@ -304,13 +318,16 @@ class ZmtpConnection:
             body = buf[start:end]
             pos = end
             if traffic and not flags & COMMAND:
-                cur.append(body)
-                if not flags & MORE:
-                    if sub_in and len(cur) == 1 and body[:1] in (b"\x01", b"\x00"):
-                        events.append(Subscription(body[1:], body[0] == 1))
-                    else:
-                        events.append(cur)
+                if flags & MORE:
+                    cur.append(body)
+                elif cur:
+                    cur.append(body)
+                    events.append(cur)
                     cur = self._cur = []
+                elif sub_in and body[:1] in (b"\x01", b"\x00"):
+                    events.append(Subscription(body[1:], body[0] == 1))
+                else:
+                    events.append(body)
                 continue
             self._cur = cur
             self._frame(flags, body, events)
@@ -407,13 +424,16 @@ class ZmtpConnection:
 
     def _data_frame(self, flags: int, body: bytes, events: list) -> None:
         cur = self._cur
-        cur.append(body)
-        if not flags & MORE:
-            if self._sub_in and len(cur) == 1 and body[:1] in (b"\x01", b"\x00"):
-                events.append(Subscription(bytes(body[1:]), body[0] == 1))
-            else:
-                events.append(cur)
+        if flags & MORE:
+            cur.append(body)
+        elif cur:
+            cur.append(body)
+            events.append(cur)
             self._cur = []
+        elif self._sub_in and body[:1] in (b"\x01", b"\x00"):
+            events.append(Subscription(bytes(body[1:]), body[0] == 1))
+        else:
+            events.append(bytes(body))
 
     @staticmethod
     def _split_command(body: bytes) -> tuple[bytes, bytes]:

@@ -35,13 +35,13 @@ def encode_command(name: bytes, data: bytes = b"") -> bytes:
 
 
 def encode_messages(msgs, out: list) -> int:
-    """Append the wire form of each message (a list of frames) to ``out``; return the bytes.
-
-    This is the hottest loop on the sending side, so it is written flat.
-    """
+    """Append the wire form of each message (``bytes`` for one frame, else a list of
+    frames) to ``out``; return the bytes."""
     total = 0
     append = out.append
     for msg in msgs:
+        if msg.__class__ is bytes:
+            msg = (msg,)
         last = len(msg) - 1
         for i, frame in enumerate(msg):
             n = len(frame)
@@ -55,10 +55,10 @@ def encode_messages(msgs, out: list) -> int:
     return total
 
 
-def encode_queue(q, out: list, limit: int) -> list | None:
-    """Pop plain messages from deque ``q`` and append their wire form to ``out`` until about
-    ``limit`` bytes; stop early at an item that is not a plain message and return it (with
-    the items popped so far encoded), else None.
+def encode_queue(q, out: list, limit: int) -> object | None:
+    """Pop plain messages (``bytes`` or lists of frames) from deque ``q`` and append their
+    wire form to ``out`` until about ``limit`` bytes; stop early at an item that is not a
+    plain message and return it (with the items popped so far encoded), else None.
 
     Popping and encoding in one pass is the sending side's whole per-message cost.
     """
@@ -70,19 +70,19 @@ def encode_queue(q, out: list, limit: int) -> list | None:
     pack = _LONG_HDR.pack
     while q and total < limit:
         msg = popleft()
-        if msg.__class__ is not list:
-            return msg
-        if len(msg) == 1:
-            frame = msg[0]
-            n = len(frame)
+        cls = msg.__class__
+        if cls is bytes:  # a one-frame message: the common case
+            n = len(msg)
             if n < 256:
                 append(short_msg[n])
                 total += n + 2
             else:
                 append(pack(LONG, n))
                 total += n + 9
-            append(frame)
+            append(msg)
             continue
+        if cls is not list:
+            return msg
         last = len(msg) - 1
         for i, frame in enumerate(msg):
             n = len(frame)

@@ -294,6 +294,12 @@ def test_pub_sub_prefix_matching(ctx, transport, ipc_dir):
     for t in topics:
         pub.send(t)
     assert [sub.recv() for _ in topics] == topics
+    sub.unsubscribe(b"")  # back to filtering: only "zz" again
+    time.sleep(0.2)  # the cancel travels to the PUB; the SUB filters at once anyway
+    for t in [*topics, b"zzz"]:
+        pub.send(t)
+    assert sub.recv() == b"zzz"
+    assert recv_or_none(sub, 50) is None
 
 
 def test_pub_fans_out_to_matching_subscribers(ctx, transport, ipc_dir):

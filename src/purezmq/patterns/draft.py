@@ -276,10 +276,7 @@ class Radio(_Draft):
         peers = [*members, *self.everything] if members else self.everything
         if not peers:
             return True
-        if self.sock.options.get(C.XPUB_NODROP) and not self.dist.all_writable(peers):
-            return False
-        self.dist.send_to(peers, [group, msg[0]])
-        return True
+        return self.dist.send_to(peers, [group, msg[0]], self.sock.options.get(C.XPUB_NODROP))
 
     def recv(self) -> list | None:
         raise ZMQError(C.ENOTSUP)

@@ -162,20 +162,31 @@ class Distributor:
         except ValueError:
             pass
 
-    def send_to(self, peers, msg) -> None:
-        first = True
+    def send_to(self, peers, msg, nodrop: bool = False) -> bool:
+        """Queue ``msg`` to each of ``peers``; a peer at its mark misses it (counted in
+        ``dropped``), or with ``nodrop`` nobody gets it and the result is False.
+
+        Per message and peer this is the publisher's whole cost, so ``Pipe.write`` and
+        ``Pipe.full`` are inlined."""
+        if nodrop:
+            for peer in peers:
+                out = peer.out
+                if out.hwm and len(out.q) >= out.hwm and out.full():
+                    return False
+        # Each receiver owns its list (the frames themselves are shared, immutable); a
+        # one-frame message is its bytes, shared by all.
+        copy = msg.__class__ is list
+        item = msg
         for peer in peers:
             out = peer.out
-            if out.hwm and len(out.q) >= out.hwm:
+            q = out.q
+            if out.hwm and len(q) >= out.hwm:
                 self.dropped += 1
                 continue
-            # Each receiver owns its list (the frames themselves are shared, immutable); a
-            # one-frame message is its bytes, shared by all.
-            out.write(msg if first or msg.__class__ is bytes else msg.copy())
-            first = False
-
-    def all_writable(self, peers) -> bool:
-        for peer in peers:
-            if peer.out.full():
-                return False
+            q.append(item)
+            if copy:
+                item = msg.copy()
+            if out.armed:
+                out.armed = False
+                out.on_readable(out)
         return True

@@ -405,10 +405,7 @@ class Pub(Pattern):
         peers = self.subs.match_peers(topic)
         if not peers:
             return True
-        if self.nodrop and not self.dist.all_writable(peers):
-            return False
-        self.dist.send_to(peers, msg)
-        return True
+        return self.dist.send_to(peers, msg, self.nodrop)
 
     def can_send(self) -> bool:
         return True
@@ -539,10 +536,22 @@ class Sub(XSub):
             return True
         return False
 
+    invert = False
+
     def refresh(self) -> None:
         self.invert = bool(self.sock.options.get(C.INVERT_MATCHING))
+        self._bind_recv()
 
-    invert = False
+    def subscribe(self, topic: bytes, on: bool) -> None:
+        super().subscribe(topic, on)
+        self._bind_recv()
+
+    def _bind_recv(self) -> None:
+        """Subscribed to everything, a SUB filters nothing: its recv is the fair-queue."""
+        if b"" in self.subs and not self.invert:
+            self.recv = functools.partial(fair_recv_item, self.ready)
+        else:
+            vars(self).pop("recv", None)
 
     def recv(self) -> list | None:
         subs = self.subs

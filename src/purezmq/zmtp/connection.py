@@ -247,26 +247,64 @@ class ZmtpConnection:
             raise ZmtpError("connection is closed", kind="protocol")
         self._last_recv = now
         self._ping_deadline = None
+        # ``data`` is decoded from offset ``pos`` on, never re-sliced: copying the rest of a
+        # 64 KiB read per call would cost more than decoding it.
+        pos = 0
         if self._big_left:
             n = len(data)
             if n < self._big_left:
                 self._big_parts.append(data)
                 self._big_left -= n
                 return events
-            self._big_parts.append(data[: self._big_left])
-            data = data[self._big_left :]
+            pos = self._big_left
+            self._big_parts.append(data[:pos])
             self._big_left = 0
             body = b"".join(self._big_parts)
             self._big_parts = []
             self._frame(self._big_flags, body, events)
-        buf = self._buf + data if self._buf else data
+        lead = self._buf
+        if lead:
+            self._buf = b""
+            need = self._lead_need(lead, data, pos) if self._state != _GREETING else None
+            if need is None:
+                data = lead + data[pos:]
+                pos = 0
+            else:  # complete the frame begun in the last read, then go on in ``data``
+                self._decode(lead + data[pos : pos + need], 0, events)
+                pos += need
+                if self._buf or self._big_left:  # not one whole frame after all: rejoin
+                    lead = self._buf
+                    self._buf = b""
+                    data = lead + data[pos:]
+                    pos = 0
         if self._state == _GREETING:
-            buf = self._greeting(buf, events)
+            buf = self._greeting(data[pos:] if pos else data, events)
             if self._state == _GREETING:
                 self._buf = buf
                 return events
+            data = buf
+            pos = 0
+        self._decode(data, pos, events)
+        return events
+
+    def _lead_need(self, lead: bytes, data: bytes, pos: int) -> int | None:
+        """How many bytes of ``data[pos:]`` complete the frame that ``lead`` begins, or
+        None if ``data`` does not hold them (or the header is not whole yet)."""
+        hdr = lead if len(lead) >= 9 else lead + data[pos : pos + 9]
+        if len(hdr) < 2:
+            return None
+        if hdr[0] & LONG:
+            if len(hdr) < 9:
+                return None
+            total = 9 + _Q.unpack_from(hdr, 1)[0]
+        else:
+            total = 2 + hdr[1]
+        need = total - len(lead)
+        return need if 0 < need <= len(data) - pos else None
+
+    def _decode(self, buf: bytes, pos: int, events: list) -> None:
+        """Decode the frames in ``buf`` from ``pos``; keep an unfinished one for later."""
         n = len(buf)
-        pos = 0
         cur = self._cur
         sub_in = self._sub_in
         traffic = self._state == _TRAFFIC and not self.mechanism.encrypts
@@ -277,14 +315,21 @@ class ZmtpConnection:
         # common case, inlined.  A one-frame message is delivered as bare ``bytes``.
         fast = traffic and not sub_in and check == 255
         fast_long = fast and maxsize < 0
+        append = events.append
         while n - pos >= 2:
             flags = buf[pos]
             if flags == 0 and fast and not cur:
-                end = pos + 2 + buf[pos + 1]
-                if end > n:
-                    break
-                events.append(buf[pos + 2 : end])
-                pos = end
+                # A run of short one-frame messages: the hottest loop of the receiver.
+                while True:
+                    end = pos + 2 + buf[pos + 1]
+                    if end > n:
+                        break
+                    append(buf[pos + 2 : end])
+                    pos = end
+                    if n - pos < 2 or buf[pos]:
+                        break
+                if n - pos < 2 or not buf[pos]:
+                    break  # the data ends (maybe inside a frame)
                 continue
             if flags == LONG and fast_long and not cur and n - pos >= 9:
                 (size,) = _Q.unpack_from(buf, pos + 1)
@@ -335,7 +380,6 @@ class ZmtpConnection:
             traffic = self._state == _TRAFFIC and not self.mechanism.encrypts
         self._cur = cur
         self._buf = buf[pos:] if pos < n else b""
-        return events
 
     def _check_size(self, flags: int, size: int) -> None:
         if size > _MAX_FRAME:

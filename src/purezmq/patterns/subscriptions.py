@@ -12,11 +12,18 @@ from __future__ import annotations
 class Subscriptions:
     """Counted prefix subscriptions, optionally per peer (``peer=None`` for a SUB's own)."""
 
-    __slots__ = ("_subs", "_lengths")
+    __slots__ = ("_subs", "_lengths", "everything")
 
     def __init__(self) -> None:
         self._subs: dict[bytes, dict[object, int]] = {}
         self._lengths: dict[int, int] = {}  # prefix length -> number of prefixes
+        # The peers of the empty prefix while it is the only one: then every topic matches
+        # exactly them (the common case), without a lookup per message.
+        self.everything: dict[object, int] | None = None
+
+    def _prefixes_changed(self) -> None:
+        lengths = self._lengths
+        self.everything = self._subs[b""] if len(lengths) == 1 and 0 in lengths else None
 
     def add(self, prefix: bytes, peer: object = None) -> bool:
         """Count one subscription; True if ``prefix`` had no subscriber before."""
@@ -25,6 +32,7 @@ class Subscriptions:
             self._subs[prefix] = {peer: 1}
             n = len(prefix)
             self._lengths[n] = self._lengths.get(n, 0) + 1
+            self._prefixes_changed()
             return True
         peers[peer] = peers.get(peer, 0) + 1
         return False
@@ -47,6 +55,7 @@ class Subscriptions:
             del self._lengths[n]
         else:
             self._lengths[n] -= 1
+        self._prefixes_changed()
         return True
 
     def remove_peer(self, peer: object) -> list[bytes]:
@@ -69,10 +78,10 @@ class Subscriptions:
 
     def match_peers(self, topic):
         """The peers with a subscription that is a prefix of ``topic`` (each once)."""
+        if self.everything is not None:
+            return self.everything
         subs = self._subs
         lengths = self._lengths
-        if len(lengths) == 1 and 0 in lengths:
-            return subs[b""]  # everyone subscribed to everything: the common case
         size = len(topic)
         found = None
         for n in lengths:

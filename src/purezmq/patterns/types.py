@@ -399,12 +399,14 @@ class Pub(Pattern):
     def send(self, msg: list) -> bool:
         if self.ready:
             self._drain()
-        topic = msg if msg.__class__ is bytes else msg[0]
-        if topic.__class__ is not bytes:
-            topic = bytes(topic)
-        peers = self.subs.match_peers(topic)
-        if not peers:
-            return True
+        peers = self.subs.everything
+        if peers is None:
+            topic = msg if msg.__class__ is bytes else msg[0]
+            if topic.__class__ is not bytes:
+                topic = bytes(topic)
+            peers = self.subs.match_peers(topic)
+            if not peers:
+                return True
         return self.dist.send_to(peers, msg, self.nodrop)
 
     def can_send(self) -> bool:

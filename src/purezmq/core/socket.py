@@ -375,10 +375,14 @@ class SocketBase:
         return self.pattern.send(msg)
 
     def try_recv(self) -> list | None:
+        msg = self.try_recv_item()
+        return msg if msg is None or msg.__class__ is list else [msg]
+
+    def try_recv_item(self):
+        """The next message as the pattern gives it (bare ``bytes`` for one frame), or None."""
         if self._mailbox:
             self._process()
-        msg = self.pattern.recv()
-        return msg if msg is None or msg.__class__ is list else [msg]
+        return self.pattern.recv()
 
     def send_msg(self, msg: list, flags: int = 0) -> None:
         if self.closed:

@@ -59,7 +59,7 @@ class _Direction:
         self.capture = capture
         self.prefix = prefix  # monitored_queue: capture gets [prefix, *msg]
         self.swap_ids = swap_ids
-        self.pending: list | None = None
+        self.pending = None  # a message (list, or bare bytes) the destination refused
         self.rx = rx
         self.tx = tx
         # libzmq's proxy reads a side only when the other reports POLLOUT: a way that starts
@@ -70,16 +70,19 @@ class _Direction:
 
     def pump(self, stats: list) -> bool:
         """Move up to BURST messages; True if anything moved."""
-        src_recv = self.src.try_recv
+        src_recv = self.src.try_recv_item  # a one-frame message comes as its bare bytes
         dst_send = self.dst.try_send
+        bare_ok = self.dst.pattern.bare_send
         capture = self.capture
         swap = self.swap_ids
         msg = self.pending
         self.pending = None
         rx_n = rx_b = tx_n = tx_b = 0
         if msg is not None:  # received (and counted) earlier; its size counts when it goes
-            nframes = len(msg)
-            nbytes = sum(map(len, msg))
+            if msg.__class__ is bytes:
+                nframes, nbytes = 1, len(msg)
+            else:
+                nframes, nbytes = len(msg), sum(map(len, msg))
         moved = 0
         while moved < BURST:
             if msg is None:
@@ -95,8 +98,14 @@ class _Direction:
                     break
                 if msg is None:
                     break
-                nframes = len(msg)
-                nbytes = len(msg[0]) if nframes == 1 else sum(map(len, msg))
+                if msg.__class__ is bytes:
+                    nframes = 1
+                    nbytes = len(msg)
+                    if not bare_ok or capture is not None:
+                        msg = [msg]
+                else:
+                    nframes = len(msg)
+                    nbytes = sum(map(len, msg))
                 rx_n += nframes
                 rx_b += nbytes
                 if swap and nframes >= 2:

@@ -618,7 +618,7 @@ class Socket(_SyncSocket):
         return self._recv(_MSG, int(flags), lambda msg: deserialize(self._make_frames(msg)))
 
     # -- sending ---------------------------------------------------------------------------
-    def _send(self, msg: list, flags: int, track: bool) -> _Future:
+    def _send(self, msg, flags: int, track: bool) -> _Future:
         loop = self._aio_get_loop()
         result = _DONE if track else None
         if self.closed:
@@ -674,7 +674,8 @@ class Socket(_SyncSocket):
             tx.append(data)
             self._tx = []
             return self._send(tx, flags, track)
-        return self._send([data], flags, track)
+        # One frame travels bare where the pattern takes it (as the sync send does).
+        return self._send(data if self.pattern.bare_send else [data], flags, track)
 
     def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False,

@@ -117,7 +117,7 @@ def instrument(c: Counters) -> None:
     def on_recv_data(self, r, data, now=0.0):
         c["recv() syscalls with data"] += 1
         c["bytes received"] += len(data)
-        c["messages decoded"] += sum(1 for e in r if e.__class__ is list)
+        c["messages decoded"] += sum(1 for e in r if e.__class__ in (bytes, list))
 
     def on_cst(self, cb):
         c["call_soon_threadsafe"] += 1
@@ -154,18 +154,11 @@ def instrument(c: Counters) -> None:
                 c["  ... found reading paused at HWM (no read)"] += 1
 
         wrap(eng.StreamEngine, "hosted_read", before=on_hosted)
-        wrap(eng.StreamEngine, "_rehost",
-             before=lambda s, *a: c.update(["I/O thread re-arms a hosted fd (_rehost)"]))
-        import purezmq.core.socket as core_socket
+        wrap(eng.StreamEngine, "_sync_reader",
+             before=lambda s, *a: c.update(["I/O thread re-syncs its read interest"]))
+        from purezmq.io.host import Host
 
-        if hasattr(core_socket, "host_wait"):
-            orig_wait = core_socket.host_wait
-
-            def host_wait(*a, **k):
-                c["host_wait (poll() in the caller thread)"] += 1
-                return orig_wait(*a, **k)
-
-            core_socket.host_wait = host_wait
+        wrap(Host, "wait", before=lambda s, *a: c.update(["Host.wait (poll() in the caller)"]))
 
 
 # -- the real run ----------------------------------------------------------------------------

@@ -538,7 +538,11 @@ def test_refusal(roles, name: str, tmp_path: Path) -> None:
                  "OTHER_SEC": keys.other_secret}
         bad = keys.client(**{k: subst.get(v, v) for k, v in bad.items()})
     cli.exec("client('bad', m, port, **kw)", m=bad_mech, port=port, kw=bad)
-    cli.exec("socks['bad'].send(b'from a refused client')")
+    # libzmq drops the pipe of a session whose handshake failed on a protocol error: if the
+    # refusal came first, this send times out (Again), which is as refused as it gets.
+    cli.exec(
+        "try:\n    socks['bad'].send(b'from a refused client')\nexcept zmq.Again:\n    pass"
+    )
     event, value = _event_for(srv_event, srv.lib, cli.lib)
     assert srv.eval(f"wait_event('srv', {event})") == value
     expected = _event_for(cli_event, cli.lib, srv.lib)

@@ -28,7 +28,7 @@ from purezmq import constants as C
 from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
-from purezmq.io.host import Host, host_signaler, hostable_engines
+from purezmq.io.host import get_host
 from purezmq.patterns import draft as _draft  # noqa: F401 (adds the draft types to PATTERNS)
 from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
@@ -71,6 +71,7 @@ class SocketBase:
         self._last_endpoint = ""
         self._monitor = None
         self._host_sig = None
+        self._host = None  # the Host kept between blocking receives (io/host.py get_host)
         self._peers_version = 0  # bumped on attach/detach: hosting re-evaluates
         self._last_direct = 0.0  # last write from this thread (io/engine.py)
         self._monitor_mask = 0
@@ -102,8 +103,17 @@ class SocketBase:
         for wake in self._waiters:
             wake()
 
-    def add_waiter(self, wake: Callable[[], None]) -> None:
-        self._waiters = (*self._waiters, wake)
+    def add_waiter(self, *wakes: Callable[[], None]) -> None:
+        self._waiters = (*self._waiters, *wakes)
+
+    def _remove_waiters(self, *wakes: Callable[[], None]) -> None:
+        """Undo an ``add_waiter(*wakes)``; the common case (still last) without a search."""
+        ws = self._waiters
+        if ws[-len(wakes):] == wakes:
+            self._waiters = ws[: -len(wakes)]
+        else:
+            for wake in wakes:
+                self.remove_waiter(wake)
 
     def remove_waiter(self, wake: Callable[[], None]) -> None:
         waiters = list(self._waiters)
@@ -412,6 +422,12 @@ class SocketBase:
         msg = self.pattern.recv()
         if msg is not None:
             return msg
+        return self._recv_wait(flags)
+
+    def _recv_wait(self, flags: int):
+        """``recv_item`` once an attempt found nothing (the sugar's fast path calls it)."""
+        if self.closed:
+            raise ZMQError(C.ENOTSOCK)
         if self.ctx._terminated:
             raise ContextTerminated()
         timeo = self.options.get(C.RCVTIMEO)
@@ -432,14 +448,18 @@ class SocketBase:
         deadline = None if timeo < 0 else time.monotonic() + timeo / 1000.0
         w = self._waiter
         wake = w.wake
-        self.add_waiter(wake)
-        sig = None
-        hosting = None
+        hosting = get_host(self) if host else None
+        if hosting is not None:
+            # Both wake-ups before the first attempt: nothing delivered after it is missed.
+            self.add_waiter(wake, hosting.sig_wake)
+            hosting.start()
+        else:
+            self.add_waiter(wake)
         try:
             while True:
                 w.clear()
-                if sig is not None and sig.pending:
-                    sig.drain()
+                if hosting is not None and hosting.sig.pending:
+                    hosting.sig.drain()
                 if self._mailbox:
                     self._process()
                 result = attempt()
@@ -457,14 +477,13 @@ class SocketBase:
                 if host:
                     if hosting is not None and hosting.version != self._peers_version:
                         hosting.close()
+                        self.remove_waiter(hosting.sig_wake)
                         hosting = None
                     if hosting is None:
-                        engines = hostable_engines(self)
-                        if engines:
-                            if sig is None:
-                                sig = host_signaler(self)
-                                self.add_waiter(sig.wake)
-                            hosting = Host(self, engines, sig)
+                        hosting = get_host(self)
+                        if hosting is not None:
+                            self.add_waiter(hosting.sig_wake)
+                            hosting.start()
                             continue  # look again now that the signaler is registered
                     if hosting is not None:
                         hosting.wait(remaining, w)
@@ -473,9 +492,9 @@ class SocketBase:
         finally:
             if hosting is not None:
                 hosting.close()
-            self.remove_waiter(wake)
-            if sig is not None:
-                self.remove_waiter(sig.wake)
+                self._remove_waiters(wake, hosting.sig_wake)
+            else:
+                self._remove_waiters(wake)
 
     def _events(self) -> int:
         """``POLLIN`` / ``POLLOUT`` as the socket stands now (the ``EVENTS`` option)."""
@@ -572,6 +591,7 @@ class SocketBase:
             linger = self.options.get(C.LINGER)
         self.closed = True
         self._notify()
+        self._host = None
         if self._host_sig is not None:
             self._host_sig.close()
         sig = self._signaler

@@ -92,6 +92,7 @@ class StreamEngine:
         self._timer = None
         self._lock = threading.Lock()
         self._last_flush = 0.0
+        self._answer = False  # delivered a read since the last write: a send now answers it
         self.hosted = False  # a caller's thread is reading this connection
         self._io_reading = True  # the I/O thread's read interest is registered
         self._need_rehost = False
@@ -184,6 +185,7 @@ class StreamEngine:
                 self.reactor.call_soon_threadsafe(functools.partial(self._fail_cb, e))
             return
         if events:
+            self._answer = True
             peer = self.peer
             if peer is not None:  # in traffic every event is a pipe item
                 self._deliver(peer, events)
@@ -392,12 +394,15 @@ class StreamEngine:
         now = time.monotonic()
         owner = self.owner
         if (
-            now - self._last_flush > DIRECT_IDLE
-            and now - owner._last_direct > DIRECT_IDLE
+            (self._answer or (
+                now - self._last_flush > DIRECT_IDLE and now - owner._last_direct > DIRECT_IDLE
+            ))
             and not self._lock.locked()
         ):
-            # An idle connection of an idle socket: write it now, from this thread.  (Per
-            # socket too, so a fan-out makes one such syscall, not one per peer.)
+            # An idle connection of an idle socket, or the first send since a read (a
+            # reply: in a fast request-reply loop the connection is never "idle"): write
+            # it now, from this thread.  (Per socket too, so a fan-out makes one such
+            # syscall, not one per peer; and at most one per read.)
             # ``with``, not ``acquire(False)`` then ``try``: see hosted_read (Ctrl-C).
             owner._last_direct = now
             with self._lock:
@@ -425,6 +430,7 @@ class StreamEngine:
         (waiting for writability, closing) is handed to the I/O thread.
         """
         self._last_flush = time.monotonic()
+        self._answer = False
         try:
             sent = self.sock.send(view)
         except (BlockingIOError, InterruptedError):

@@ -50,8 +50,28 @@ def host_signaler(sock) -> Signaler:
     return sig
 
 
+def get_host(sock) -> Host | None:
+    """The socket's :class:`Host`, kept from one blocking call to the next while its peers
+    and their engines stay the same (a poll object and its registrations cost more than the
+    rest of a hosted wait); None if its peers cannot be hosted."""
+    h = sock._host
+    if h is not None and h.version == sock._peers_version:
+        for engine in h.engines:
+            if engine.closed:
+                break
+        else:
+            return h
+    engines = hostable_engines(sock)
+    if not engines:
+        sock._host = None
+        return None
+    h = sock._host = Host(sock, engines, host_signaler(sock))
+    return h
+
+
 class Host:
-    """The hosting of a socket's engines for the duration of one blocking call."""
+    """The hosting of a socket's engines: ``start`` hosts them for one blocking call,
+    ``close`` hands them back; the object (and its poll set) serves the next call too."""
 
     def __init__(self, sock, engines: list, sig: Signaler) -> None:
         self.sig = sig
@@ -59,12 +79,16 @@ class Host:
         self.poller = select.poll()
         self.sfd = sig.fileno()
         self.poller.register(self.sfd, select.POLLIN)
+        self.sig_wake = sig.wake
         self.by_fd = {}
         self.engines = engines
         for engine in engines:
-            engine.hosted = True
             self.by_fd[engine.fd] = engine
             self.poller.register(engine.fd, select.POLLIN)
+
+    def start(self) -> None:
+        for engine in self.engines:
+            engine.hosted = True
 
     def wait(self, timeout: float | None, waiter) -> None:
         """Wait for a wake-up or data (read it here), up to ``timeout`` seconds."""

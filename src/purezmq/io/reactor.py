@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from threading import get_ident
 
 log = logging.getLogger("purezmq")
 
@@ -74,7 +75,7 @@ class Reactor:
 
     # -- scheduling --------------------------------------------------------------------
     def in_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return get_ident() == self._thread.ident
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         self._calls.append(callback)

@@ -161,6 +161,13 @@ class Req(Pattern):
         self.expect_reply = False
         self.reply_peer: Peer | None = None
         self.request_id = int.from_bytes(os.urandom(4), "big")
+        self.relaxed = False  # REQ_RELAXED, REQ_CORRELATE: cached by refresh()
+        self.correlate = False
+
+    def refresh(self) -> None:
+        opts = self.sock.options
+        self.relaxed = bool(opts.get(C.REQ_RELAXED))
+        self.correlate = bool(opts.get(C.REQ_CORRELATE))
 
     def attach(self, peer: Peer) -> bool:
         self.lb.attach(peer)
@@ -168,18 +175,17 @@ class Req(Pattern):
 
     def detach(self, peer: Peer) -> None:
         self.lb.detach(peer)
-        if peer is self.reply_peer and self.sock.options.get(C.REQ_RELAXED):
+        if peer is self.reply_peer and self.relaxed:
             self.reply_peer = None
 
     def send(self, msg: list) -> bool:
-        opts = self.sock.options
-        if self.expect_reply and not opts.get(C.REQ_RELAXED):
+        if self.expect_reply and not self.relaxed:
             raise ZMQError(C.EFSM)
         peer = self.lb.pick()
         if peer is None:
             return False
         body = [msg] if msg.__class__ is bytes else msg
-        if opts.get(C.REQ_CORRELATE):
+        if self.correlate:
             self.request_id = (self.request_id + 1) & 0xFFFFFFFF
             peer.out.write([_U32.pack(self.request_id), b"", *body])
         else:
@@ -191,7 +197,9 @@ class Req(Pattern):
     def recv(self) -> list | None:
         if not self.expect_reply:
             raise ZMQError(C.EFSM)
-        correlate = self.sock.options.get(C.REQ_CORRELATE)
+        if not self.ready:
+            return None  # the blocking path asks often: answer it cheaply
+        correlate = self.correlate
         while True:
             peer, msg = fair_recv(self.ready)
             if peer is None:
@@ -211,7 +219,7 @@ class Req(Pattern):
             return body
 
     def can_send(self) -> bool:
-        if self.expect_reply and not self.sock.options.get(C.REQ_RELAXED):
+        if self.expect_reply and not self.relaxed:
             return False
         return self.lb.can_send()
 
@@ -243,6 +251,8 @@ class Rep(Pattern):
     def recv(self) -> list | None:
         if self.replying:
             raise ZMQError(C.EFSM)
+        if not self.ready:
+            return None
         while True:
             peer, msg = fair_recv(self.ready)
             if peer is None:

@@ -334,7 +334,7 @@ class Socket(SocketBase):
                 self._process()
             msg = self.pattern.recv()
             if msg is None:
-                msg = self.recv_item(0)
+                msg = self._recv_wait(0)
             if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
                 self._rcvmore = False
                 return msg

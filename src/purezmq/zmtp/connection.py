@@ -331,6 +331,17 @@ class ZmtpConnection:
                 if n - pos < 2 or not buf[pos]:
                     break  # the data ends (maybe inside a frame)
                 continue
+            if flags <= MORE and fast:
+                # A short frame of a multipart message (a last one: ``cur`` has the rest).
+                end = pos + 2 + buf[pos + 1]
+                if end > n:
+                    break
+                cur.append(buf[pos + 2 : end])
+                pos = end
+                if not flags:
+                    append(cur)
+                    cur = []
+                continue
             if flags == LONG and fast_long and not cur and n - pos >= 9:
                 (size,) = _Q.unpack_from(buf, pos + 1)
                 end = pos + 9 + size
@@ -570,6 +581,13 @@ class ZmtpConnection:
     # -- time --------------------------------------------------------------------------
     def next_timer(self) -> float | None:
         """The earliest time :meth:`handle_timer` must be called, or None."""
+        if (
+            self._next_ping is None
+            and self._ping_deadline is None
+            and self._handshake_deadline is None
+            and not self._remote_ttl
+        ):
+            return None  # no heartbeats: the common case, asked after every read
         best = None
         for t in (
             self._handshake_deadline,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("purezmq")
 
-RECV_SIZE = 1 << 16
+RECV_SIZE = 1 << 17  # 128 KiB: 1 KiB messages ran ~10% faster than with 64 KiB, 256 KiB slower
 # A send on a connection idle for longer than this is written by the caller's thread at
 # once (no hop to the I/O thread: the latency path); busier traffic is left to the I/O
 # thread, which batches it (the throughput path).

@@ -323,6 +323,27 @@ def test_pub_fans_out_to_matching_subscribers(ctx, transport, ipc_dir):
     assert recv_or_none(subs[1], 50) is None and recv_or_none(subs[2], 50) is None
 
 
+def test_pub_fan_out_gives_each_sub_its_own_multipart_message(ctx, transport, ipc_dir):
+    """Reading a message frame by frame consumes it: over inproc (no encoding between)
+    every subscriber must still get the whole message, frames in order."""
+    pub = make(ctx, zmq.PUB)
+    ep = bind(pub, transport, ipc_dir)
+    subs = [make(ctx, zmq.SUB) for _ in range(3)]
+    for s in subs:
+        s.connect(ep)
+        s.subscribe(b"")
+    sync_sub(pub, subs, b"")
+    for s in subs:
+        while recv_or_none(s, 20) is not None:
+            pass
+    pub.send_multipart([b"t", b"one", b"two"])
+    pub.send(b"single")
+    for s in subs:
+        assert [s.recv(), s.recv(), s.recv()] == [b"t", b"one", b"two"]
+        assert not s.rcvmore
+        assert s.recv() == b"single"
+
+
 def test_sub_connects_before_pub_binds(ctx, transport, ipc_dir):
     addr = concrete_addr(ctx, transport, ipc_dir)
     sub = make(ctx, zmq.SUB)

@@ -175,17 +175,16 @@ class Distributor:
                     return False
         # Each receiver owns its list (the frames themselves are shared, immutable); a
         # one-frame message is its bytes, shared by all.
-        copy = msg.__class__ is list
-        item = msg
+        shared = msg.__class__ is not list
+        first = True
         for peer in peers:
             out = peer.out
             q = out.q
             if out.hwm and len(q) >= out.hwm:
                 self.dropped += 1
                 continue
-            q.append(item)
-            if copy:
-                item = msg.copy()
+            q.append(msg if shared or first else msg.copy())
+            first = False
             if out.armed:
                 out.armed = False
                 out.on_readable(out)

@@ -62,6 +62,7 @@ from purezmq.core.context import Context as _SyncContext
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ContextTerminated, ZMQError
 from purezmq.patterns.draft import addressed
+from purezmq.plumbing.pipe import as_frames
 from purezmq.sugar.frame import _DONE, Frame
 from purezmq.sugar.poll import Poller as _SyncPoller
 from purezmq.sugar.socket import Socket as _SyncSocket
@@ -471,7 +472,7 @@ class Socket(_SyncSocket):
         msg = self._next_msg()
         if msg is None:
             return _NOTHING
-        return msg if msg.__class__ is list else [msg]
+        return as_frames(msg)
 
     def _take_frame(self):
         """One frame; ``_aio_whole`` tells whether it was a whole (one-frame) message."""
@@ -505,7 +506,7 @@ class Socket(_SyncSocket):
         if self.closed:
             return
         if kind == _MSG or kind == _FRAME_WHOLE:
-            bisect.insort(self._aio_back, (seq, [data] if kind == _FRAME_WHOLE else data))
+            bisect.insort(self._aio_back, (seq, data))  # a whole frame is a message as is
         else:  # a frame of a message being read frame by frame
             rx = self._rx
             if rx is None:

@@ -32,7 +32,7 @@ from purezmq.io.host import get_host
 from purezmq.patterns import draft as _draft  # noqa: F401 (adds the draft types to PATTERNS)
 from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
-from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe
+from purezmq.plumbing.pipe import ConflatePipe, Peer, Pipe, as_frames
 from purezmq.plumbing.waiter import Waiter
 from purezmq.security import SECURITY_OPTIONS, get_security_option, set_security_option
 
@@ -386,7 +386,7 @@ class SocketBase:
 
     def try_recv(self) -> list | None:
         msg = self.try_recv_item()
-        return msg if msg is None or msg.__class__ is list else [msg]
+        return None if msg is None else as_frames(msg)
 
     def try_recv_item(self):
         """The next message as the pattern gives it (bare ``bytes`` for one frame), or None."""
@@ -410,8 +410,7 @@ class SocketBase:
 
     def recv_msg(self, flags: int = 0) -> list:
         """The next whole message as a list of frames."""
-        msg = self.recv_item(flags)
-        return msg if msg.__class__ is list else [msg]
+        return as_frames(self.recv_item(flags))
 
     def recv_item(self, flags: int = 0):
         """The next message as the pattern gives it: a list, or a bare one-frame ``bytes``."""

@@ -101,7 +101,7 @@ class _Direction:
                 if msg.__class__ is bytes:
                     nframes = 1
                     nbytes = len(msg)
-                    if not bare_ok or capture is not None:
+                    if not bare_ok:
                         msg = [msg]
                 else:
                     nframes = len(msg)
@@ -111,7 +111,8 @@ class _Direction:
                 if swap and nframes >= 2:
                     msg[0], msg[1] = msg[1], msg[0]
                 if capture is not None:
-                    copy = list(msg) if self.prefix is None else [self.prefix, *msg]
+                    frames = (msg,) if msg.__class__ is bytes else msg
+                    copy = [*frames] if self.prefix is None else [self.prefix, *frames]
                     _send_blocking(capture, copy)
             try:
                 sent = dst_send(msg)

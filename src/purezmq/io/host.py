@@ -39,7 +39,8 @@ def _env_us(name: str, default: float) -> float:
 # a request-reply peer needs to answer (a tcp round trip: ~110 us without, ~22 us with).
 # It only spins while the peer answers quickly: after a sleep longer than SPIN_LONG it
 # sleeps at once next time, so an idle socket burns one SPIN at most.  The cost is CPU
-# while traffic arrives 60-200 us apart.  PUREZMQ_SPIN_US=0 turns it off.
+# while traffic arrives 60-200 us apart.  PUREZMQ_SPIN_US=0 turns it off
+# (PUREZMQ_SPIN_LONG_US sets SPIN_LONG).
 SPIN = _env_us("PUREZMQ_SPIN_US", 50.0)
 SPIN_LONG = _env_us("PUREZMQ_SPIN_LONG_US", 200.0)
 _sched_yield = getattr(os, "sched_yield", lambda: None)

@@ -199,7 +199,8 @@ class Server(_Draft):
         out = peer.out
         if out.full():
             return False
-        out.write([msg[0]])
+        body = msg[0]
+        out.write(body if body.__class__ is bytes else [body])  # one frame travels bare
         return True
 
     def can_send(self) -> bool:

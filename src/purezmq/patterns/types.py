@@ -26,7 +26,7 @@ from purezmq.patterns.strategies import (
     fair_recv_item,
 )
 from purezmq.patterns.subscriptions import Subscriptions
-from purezmq.plumbing.pipe import Peer, is_message
+from purezmq.plumbing.pipe import Peer, as_frames, is_message
 from purezmq.zmtp.events import Subscription
 
 _U32 = struct.Struct(">I")
@@ -184,7 +184,7 @@ class Req(Pattern):
         peer = self.lb.pick()
         if peer is None:
             return False
-        body = [msg] if msg.__class__ is bytes else msg
+        body = as_frames(msg)
         if self.correlate:
             self.request_id = (self.request_id + 1) & 0xFFFFFFFF
             peer.out.write([_U32.pack(self.request_id), b"", *body])
@@ -274,8 +274,7 @@ class Rep(Pattern):
             raise ZMQError(C.EFSM)
         peer = self.reply_to
         if peer is not None and peer in self.peers and not peer.out.full():
-            env = self.envelope
-            peer.out.write(env + [msg] if msg.__class__ is bytes else env + msg)
+            peer.out.write(self.envelope + as_frames(msg))
         # A reply to a peer that left or is full is dropped, as libzmq does.
         self.replying = False
         self.reply_to = None
@@ -299,6 +298,10 @@ class Router(Pattern):
         super().__init__(sock)
         self.by_id: dict[bytes, Peer] = {}
         self.next_id = int.from_bytes(os.urandom(4), "big")
+        self.mandatory = False  # ROUTER_MANDATORY, cached by refresh(): read per message
+
+    def refresh(self) -> None:
+        self.mandatory = bool(self.sock.options.get(C.ROUTER_MANDATORY))
 
     def _new_id(self) -> bytes:
         self.next_id = (self.next_id + 1) & 0xFFFFFFFF
@@ -341,7 +344,7 @@ class Router(Pattern):
             return True  # nothing to route: dropped, as libzmq drops it
         rid = msg[0]
         peer = self.by_id.get(rid if rid.__class__ is bytes else bytes(rid))
-        mandatory = self.sock.options.get(C.ROUTER_MANDATORY)
+        mandatory = self.mandatory
         if peer is None:
             if mandatory:
                 raise ZMQError(C.EHOSTUNREACH)
@@ -350,7 +353,9 @@ class Router(Pattern):
             if mandatory:
                 return False
             return True
-        peer.out.write(msg[1:])
+        body = msg[1]
+        # one frame travels bare (as pipes carry it), more as a list
+        peer.out.write(body if len(msg) == 2 and body.__class__ is bytes else msg[1:])
         return True
 
     def can_send(self) -> bool:
@@ -620,7 +625,8 @@ class Stream(Router):
             raise ZMQError(C.EHOSTUNREACH)
         if peer.out.full():
             return False
-        peer.out.write([msg[1]])
+        data = msg[1]
+        peer.out.write(data if data.__class__ is bytes else [data])
         return True
 
     def can_recv(self) -> bool:

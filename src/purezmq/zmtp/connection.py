@@ -346,7 +346,7 @@ class ZmtpConnection:
                 (size,) = _Q.unpack_from(buf, pos + 1)
                 end = pos + 9 + size
                 if end <= n and size <= _MAX_FRAME:
-                    events.append(buf[pos + 9 : end])
+                    append(buf[pos + 9 : end])
                     pos = end
                     continue
             if flags & LONG:

@@ -121,6 +121,12 @@ class StreamEngine:
         self._send_raw(self.conn.data_to_send())
         self._schedule_timer()
 
+    @property
+    def shares_fanout(self) -> bool:
+        """Messages go out as plain ZMTP frames, so a publisher's shared log, encoded once
+        for all such peers, can be sent as it is (plumbing/fanout.py)."""
+        return not self.conn.mechanism.encrypts
+
     # -- timers --------------------------------------------------------------------------
     def _schedule_timer(self) -> None:
         when = self.conn.next_timer()
@@ -502,9 +508,36 @@ class StreamEngine:
         q = pipe.q
         while True:
             out: list = []
-            conn.encode_queue(q, out, SEND_BATCH)
-            if pipe.writer_blocked:
-                pipe.released()
+            reader = peer.follow
+            use_pipe = True
+            if reader is not None:
+                # A publisher's shared log, already in wire form (plumbing/fanout.py);
+                # commands (heartbeats) go first.
+                conn.take_commands(out)
+                chunk = reader.take()
+                if chunk is not None:
+                    use_pipe = False
+                    if out:
+                        out.extend(chunk)
+                    else:
+                        out = chunk
+                elif out:
+                    use_pipe = False  # only commands this time
+                elif reader.stop is not None and reader.pos >= reader.stop:
+                    peer.follow = None  # left the log: the pipe has what came after
+                    reader.done = True
+                    continue
+                elif not q:
+                    if reader.arm() or pipe.rearm():
+                        continue
+                    break
+                # (Pipe items while following are not expected: they go out anyway.)
+            if use_pipe:
+                marker = conn.encode_queue(q, out, SEND_BATCH)
+                if pipe.writer_blocked:
+                    pipe.released()
+                if marker is not None:
+                    peer.follow = marker.reader
             if out:
                 if 1 < len(out) <= 64 and len(out[-1]) >= SCATTER_MIN:
                     # Big frames go out by scatter-gather: no copy into a joined buffer.
@@ -514,7 +547,7 @@ class StreamEngine:
                     data = out[0] if len(out) == 1 else b"".join(out)
                     if not self._write(memoryview(data)):
                         return  # the rest waits for writability (or the engine closed)
-            if q or pipe.rearm():
+            if q or peer.follow is not None or pipe.rearm():
                 continue
             break
         if self._terminating:
@@ -553,7 +586,12 @@ class StreamEngine:
             self.close("socket closed", 0)
             return
         self._terminating = True
-        if self.peer is None or (not self.peer.out.q and self._wbuf is None):
+        peer = self.peer
+        if peer is None or (
+            not peer.out.q
+            and self._wbuf is None
+            and (peer.follow is None or not peer.follow.pending())
+        ):
             self.close("socket closed", 0)
             return
         if deadline is not None:

@@ -96,6 +96,11 @@ class Subscriptions:
                         found.update(peers)
         return () if found is None else found
 
+    def has(self, prefix: bytes, peer: object = None) -> bool:
+        """True if ``peer`` holds a subscription to exactly ``prefix``."""
+        peers = self._subs.get(prefix)
+        return peers is not None and peer in peers
+
     def topics(self) -> list[bytes]:
         return list(self._subs)
 

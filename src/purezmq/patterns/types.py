@@ -26,6 +26,7 @@ from purezmq.patterns.strategies import (
     fair_recv_item,
 )
 from purezmq.patterns.subscriptions import Subscriptions
+from purezmq.plumbing.fanout import FanoutLog, wire_form
 from purezmq.plumbing.pipe import Peer, as_frames, is_message
 from purezmq.zmtp.events import Subscription
 
@@ -366,7 +367,11 @@ class Router(Pattern):
 
 
 class Pub(Pattern):
-    """Fan-out filtered by the subscriptions each peer sent; never blocks (drops instead)."""
+    """Fan-out filtered by the subscriptions each peer sent; never blocks (drops instead).
+
+    Peers subscribed to everything over a plain (unencrypted) tcp or ipc connection share
+    one :class:`FanoutLog` instead of a pipe each (see plumbing/fanout.py): the message is
+    encoded and queued once for all of them."""
 
     name = "PUB"
     bare_send = True
@@ -377,9 +382,21 @@ class Pub(Pattern):
         self.subs = Subscriptions()
         self.pending: deque = deque()  # subscription messages for XPUB's recv
         self.nodrop = False
+        self.shares = True  # new followers of the shared log are allowed (see refresh)
+        self.log: FanoutLog | None = None
+        # With a log: the peers that still get a message through their pipe when all
+        # subscribe to everything, and those a filtered message skips (they follow the
+        # log, or lose messages at the mark); None when they need working out again.
+        self.rest: list[Peer] | None = None
+        self.skip: set = set()
+        self.refresh()
 
     def refresh(self) -> None:
-        self.nodrop = bool(self.sock.options.get(C.XPUB_NODROP))
+        opts = self.sock.options
+        self.nodrop = bool(opts.get(C.XPUB_NODROP))
+        self.shares = not opts.get(C.CONFLATE) and opts.get(C.MECHANISM) != C.CURVE
+        if self.log is not None:
+            self.log.set_hwm(opts.get(C.SNDHWM))
 
     def attach(self, peer: Peer) -> bool:
         self.dist.attach(peer)
@@ -390,6 +407,9 @@ class Pub(Pattern):
 
     def detach(self, peer: Peer) -> None:
         self.dist.detach(peer)
+        if self.log is not None:
+            self.log.forget(peer)
+            self.rest = None
         for topic in self.subs.remove_peer(peer):
             self._notify(False, topic, True)
 
@@ -398,22 +418,60 @@ class Pub(Pattern):
 
     def _apply(self, peer: Peer, item) -> None:
         if item.__class__ is Subscription:
+            self.rest = None
             if item.subscribe:
                 self._notify(True, item.topic, self.subs.add(item.topic, peer))
             else:
                 self._notify(False, item.topic, self.subs.remove(item.topic, peer))
+            if not item.topic:
+                self._everything_changed(peer)
 
-    def _drain(self) -> None:
-        ready = self.ready
-        while ready:
-            peer, item = fair_recv(ready)
-            if peer is None:
-                return
-            self._apply(peer, item)
+    # -- the shared log ------------------------------------------------------------------
+    def _everything_changed(self, peer: Peer) -> None:
+        """``peer``'s subscription to everything came or went: (un)follow the log."""
+        self.rest = None
+        log = self.log
+        if self._should_follow(peer):
+            if log is None:
+                log = self.log = FanoutLog(
+                    self.sock.options.get(C.SNDHWM), functools.partial(self.sock._writable, None)
+                )
+            if peer not in log.readers and peer not in log.draining:
+                log.join(peer)  # (a draining peer joins again once it is done: _settle)
+        elif log is not None:
+            log.leave(peer)
+
+    def _should_follow(self, peer: Peer) -> bool:
+        return (
+            self.shares
+            and peer.attached
+            and getattr(peer.session, "shares_fanout", False)
+            and self.subs.has(b"", peer)
+        )
+
+    def _settle(self, log: FanoutLog) -> None:
+        """Peers whose engines finished what they had in the log before they left it."""
+        for peer in log.settled():
+            if self._should_follow(peer):
+                log.join(peer)
+        self.rest = None
+
+    def _plan(self, log: FanoutLog) -> list[Peer]:
+        draining = log.draining
+        skip = {p for p, r in draining.items() if r.dropping}
+        skip.update(log.readers)
+        self.skip = skip
+        everything = self.subs.everything
+        rest = [] if everything is None else [p for p in everything if p not in skip]
+        self.rest = rest
+        return rest
 
     def send(self, msg: list) -> bool:
         if self.ready:
             self._drain()
+        log = self.log
+        if log is not None:
+            return self._send_shared(msg, log)
         peers = self.subs.everything
         if peers is None:
             topic = msg if msg.__class__ is bytes else msg[0]
@@ -423,6 +481,42 @@ class Pub(Pattern):
             if not peers:
                 return True
         return self.dist.send_to(peers, msg, self.nodrop)
+
+    def _send_shared(self, msg, log: FanoutLog) -> bool:
+        if log.draining:
+            self._settle(log)
+        if log.readers and log.room <= 0:
+            room = log.make_room(self.nodrop)
+            if room is False:
+                return False
+            if room is not True:  # laggards parked: they lose messages for a while
+                self.rest = None
+        rest = self.rest
+        if rest is None:
+            rest = self._plan(log)
+        if self.subs.everything is not None:
+            peers = rest
+        else:
+            topic = msg if msg.__class__ is bytes else msg[0]
+            if topic.__class__ is not bytes:
+                topic = bytes(topic)
+            peers = self.subs.match_peers(topic)
+            skip = self.skip
+            if skip and peers:
+                peers = [p for p in peers if p not in skip]
+        if peers and not self.dist.send_to(peers, msg, self.nodrop):
+            return False
+        if log.readers:
+            log.publish(wire_form(msg))
+        return True
+
+    def _drain(self) -> None:
+        ready = self.ready
+        while ready:
+            peer, item = fair_recv(ready)
+            if peer is None:
+                return
+            self._apply(peer, item)
 
     def can_send(self) -> bool:
         return True
@@ -476,6 +570,8 @@ class XPub(Pub):
                     self.subs.add(bytes(value), peer)
                 else:
                     self.subs.remove(bytes(value), peer)
+                if not value:
+                    self._everything_changed(peer)
             return True
         return False
 

@@ -169,6 +169,7 @@ class Peer:
         "session",
         "user_id",
         "attached_early",
+        "follow",
         "__weakref__",
     )
 
@@ -183,6 +184,9 @@ class Peer:
         self.session = None
         self.user_id = b""
         self.attached_early = False  # created at connect(), survives reconnects
+        # A publisher's shared log this peer's engine reads instead of ``out`` for now
+        # (plumbing/fanout.py); set and cleared by the engine, so it survives reconnects.
+        self.follow = None
 
     def __repr__(self) -> str:
         rid = self.routing_id

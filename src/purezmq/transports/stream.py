@@ -402,6 +402,12 @@ class Session:
             self._ivl = min(ivl * 2, ivl_max)
 
     # -- called by the engine ----------------------------------------------------------
+    @property
+    def shares_fanout(self) -> bool:
+        """The peer may read a publisher's shared log (plumbing/fanout.py)."""
+        engine = self.engine
+        return engine is not None and engine.shares_fanout
+
     def engine_ready(self, engine: StreamEngine, peer) -> None:
         self.peer = peer
         self._connected_once = True

@@ -29,6 +29,7 @@ from purezmq.zmtp.events import (
     GroupMembership,
     HandshakeSucceeded,
     PeerErrorReceived,
+    PipeMarker,
     Subscription,
     ZapRequested,
 )
@@ -149,9 +150,10 @@ class ZmtpConnection:
             return self._encode_items(msgs, out)
         return encode_messages(msgs, out)
 
-    def encode_queue(self, q, out: list, limit: int) -> None:
+    def encode_queue(self, q, out: list, limit: int):
         """Pop items from deque ``q`` and append their wire form to ``out`` (about
-        ``limit`` bytes at most): the engine's batch, in one pass for plain traffic."""
+        ``limit`` bytes at most): the engine's batch, in one pass for plain traffic.
+        Stops at a :class:`Follow` marker and returns it (only plain peers get one)."""
         if self._out:
             out.extend(self._out)
             self._out = []
@@ -171,8 +173,16 @@ class ZmtpConnection:
         while True:
             odd = encode_queue(q, out, limit)
             if odd is None:
-                return
+                return None
+            if isinstance(odd, PipeMarker):
+                return odd  # the engine switches to a publisher's shared log here
             self._encode_items([odd], out)
+
+    def take_commands(self, out: list) -> None:
+        """Move queued commands (heartbeats) to ``out``, ahead of pre-encoded traffic."""
+        if self._out:
+            out.extend(self._out)
+            self._out = []
 
     def _encode_items(self, msgs, out: list) -> int:
         total = 0

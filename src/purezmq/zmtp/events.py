@@ -53,3 +53,10 @@ class GroupMembership:
 
     group: bytes
     join: bool = True
+
+
+class PipeMarker:
+    """An outbound pipe item that tells the engine something (it has no wire form):
+    :meth:`ZmtpConnection.encode_queue` stops at one and returns it."""
+
+    __slots__ = ()

@@ -29,8 +29,10 @@ from purezmq.patterns.subscriptions import Subscriptions
 from purezmq.plumbing.fanout import FanoutLog, wire_form
 from purezmq.plumbing.pipe import Peer, as_frames, is_message
 from purezmq.zmtp.events import Subscription
+from purezmq.zmtp.frames import frame_header
 
 _U32 = struct.Struct(">I")
+_SHORT_WIRE = [frame_header(0, n) for n in range(256)]  # a short last frame's header
 
 
 class Pattern:
@@ -389,6 +391,9 @@ class Pub(Pattern):
         # log, or lose messages at the mark); None when they need working out again.
         self.rest: list[Peer] | None = None
         self.skip: set = set()
+        # All subscribe to everything and all follow the log (nothing drains): a send is
+        # one append to the log.
+        self.only_log = False
         self.refresh()
 
     def refresh(self) -> None:
@@ -410,6 +415,7 @@ class Pub(Pattern):
         if self.log is not None:
             self.log.forget(peer)
             self.rest = None
+            self.only_log = False
         for topic in self.subs.remove_peer(peer):
             self._notify(False, topic, True)
 
@@ -419,6 +425,7 @@ class Pub(Pattern):
     def _apply(self, peer: Peer, item) -> None:
         if item.__class__ is Subscription:
             self.rest = None
+            self.only_log = False
             if item.subscribe:
                 self._notify(True, item.topic, self.subs.add(item.topic, peer))
             else:
@@ -430,6 +437,7 @@ class Pub(Pattern):
     def _everything_changed(self, peer: Peer) -> None:
         """``peer``'s subscription to everything came or went: (un)follow the log."""
         self.rest = None
+        self.only_log = False
         log = self.log
         if self._should_follow(peer):
             if log is None:
@@ -455,6 +463,7 @@ class Pub(Pattern):
             if self._should_follow(peer):
                 log.join(peer)
         self.rest = None
+        self.only_log = False
 
     def _plan(self, log: FanoutLog) -> list[Peer]:
         draining = log.draining
@@ -464,6 +473,7 @@ class Pub(Pattern):
         everything = self.subs.everything
         rest = [] if everything is None else [p for p in everything if p not in skip]
         self.rest = rest
+        self.only_log = everything is not None and not rest and not draining
         return rest
 
     def send(self, msg: list) -> bool:
@@ -471,6 +481,9 @@ class Pub(Pattern):
             self._drain()
         log = self.log
         if log is not None:
+            if self.only_log and log.room > 0 and msg.__class__ is bytes and len(msg) < 256:
+                log.publish(_SHORT_WIRE[len(msg)] + msg)  # the common case, inlined
+                return True
             return self._send_shared(msg, log)
         peers = self.subs.everything
         if peers is None:
@@ -491,6 +504,7 @@ class Pub(Pattern):
                 return False
             if room is not True:  # laggards parked: they lose messages for a while
                 self.rest = None
+                self.only_log = False
         rest = self.rest
         if rest is None:
             rest = self._plan(log)

@@ -164,6 +164,9 @@ class StreamEngine:
                 self._host_timer = self.reactor.call_later(HOST_RECHECK, self._host_check)
             return
         with self._lock:
+            peer = self.peer
+            if peer is not None and self._over_mark(peer.inp):
+                return  # a hosted read left the pipe at its mark (see _deliver): pause
             self._read_once()
 
     def _read_once(self) -> None:
@@ -220,12 +223,17 @@ class StreamEngine:
             try:
                 if self.closed:
                     return True
+                peer = self.peer
                 if not self._reading:
                     # Paused at the high-water mark, but the caller waiting here is the
                     # consumer and has drained the pipe: resume on this thread.
-                    if self.peer is None or self.peer.inp.full():
+                    if peer is None or peer.inp.full():
                         return True
                     self._reading = True
+                elif peer is not None:
+                    inp = peer.inp
+                    if inp.hwm and len(inp.q) >= inp.hwm:
+                        return True  # at the mark after a hosted read (see _deliver)
                 self._read_once()
             except BaseException:
                 # A KeyboardInterrupt (Ctrl-C lands in the caller's thread, here) may have
@@ -291,15 +299,31 @@ class StreamEngine:
             self._deliver(peer, batch)
 
     def _deliver(self, peer: Peer, items: list) -> None:
-        """Queue decoded pipe items for the socket; pause reading at the high-water mark."""
+        """Queue decoded pipe items for the socket; pause reading at the high-water mark.
+
+        A hosted read (the consumer's own thread, see io/host.py) does not pause: that
+        would take two wake-ups of the I/O thread per batch (pause, then resume when the
+        consumer drains the pipe).  The reading thread checks the mark before it reads
+        instead: :meth:`hosted_read` skips the read, and the I/O thread, which may take
+        reading back with the pipe still at its mark, pauses then (:meth:`_on_readable`).
+        """
         inp = peer.inp
         inp.write_many(items)
+        if inp.hwm and len(inp.q) >= inp.hwm:
+            if self.hosted and not self.reactor.in_thread():
+                return
+            self._over_mark(inp)
+
+    def _over_mark(self, inp: Pipe) -> bool:
+        """I/O thread, or a read that must pause: True (and pause reading until the
+        consumer drains the pipe) if ``inp`` is at its high-water mark."""
         if inp.hwm and len(inp.q) >= inp.hwm:
             inp.writer_blocked = True
             if len(inp.q) >= inp.hwm:
                 self._pause_reading()
-            else:
-                inp.writer_blocked = False
+                return True
+            inp.writer_blocked = False
+        return False
 
     def _pause_reading(self) -> None:
         if self._reading:

@@ -45,6 +45,8 @@ class Pattern:
     # EINVAL) and tell the routing id / group of the message recv() returned last.
     single_part = False
     bare_send = False  # send() also takes a one-frame message as its bare bytes
+    # recv() is exactly ``fair_recv_item(self.ready)``: the sugar's recv inlines it.
+    fair_queue = False
     rx_routing_id: int | None = None
     rx_group: str | None = None
 
@@ -95,6 +97,7 @@ class _LbFq(Pattern):
             self.send = self.lb.send
         if type(self).recv is _LbFq.recv:
             self.recv = functools.partial(fair_recv_item, self.ready)
+            self.fair_queue = True
 
     def attach(self, peer: Peer) -> bool:
         self.lb.attach(peer)
@@ -677,8 +680,10 @@ class Sub(XSub):
         """Subscribed to everything, a SUB filters nothing: its recv is the fair-queue."""
         if b"" in self.subs and not self.invert:
             self.recv = functools.partial(fair_recv_item, self.ready)
+            self.fair_queue = True
         else:
             vars(self).pop("recv", None)
+            self.fair_queue = False
 
     def recv(self) -> list | None:
         subs = self.subs

@@ -20,6 +20,8 @@ A peer joins the log by a :class:`Follow` marker in its own pipe, so everything 
 for it before (a welcome message, messages of a narrower subscription) goes out first; it
 leaves at a ``stop`` position and its engine goes back to the pipe there (``done``),
 where the writer has queued what came after.  A new join after a leave is a new reader.
+A reader that leaves is cut loose from the chain (it keeps what it still has to send up
+to its stop in a private block), so a stuck peer does not keep the log alive behind it.
 
 High-water mark: a reader's lag is ``seq - pos`` (messages published, minus those its
 engine took).  The writer rescans the readers only when its ``room`` (messages it may
@@ -33,6 +35,7 @@ drained, so a slow subscriber may lose a few more messages than with libzmq.)
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -77,11 +80,14 @@ def _nothing() -> None:
 class LogReader:
     """One peer's place in a :class:`FanoutLog`; its engine calls :meth:`take`."""
 
-    __slots__ = ("log", "peer", "block", "off", "pos", "stop", "done", "dropping")
+    __slots__ = ("log", "peer", "block", "off", "pos", "stop", "done", "dropping", "lock")
 
     def __init__(self, log: FanoutLog, peer) -> None:
         self.log = log
         self.peer = peer
+        # Taken once per batch by the engine, and by the writer when it cuts a leaving
+        # reader loose from the shared chain (see :meth:`FanoutLog.leave`).
+        self.lock = threading.Lock()
         self.block = log.tail
         self.off = len(log.tail.items)
         self.pos = log.seq  # messages taken, counted from the log's start
@@ -91,6 +97,16 @@ class LogReader:
 
     def take(self) -> list | None:
         """The next run of wire buffers (at most one block's worth), or None."""
+        with self.lock:
+            chunk = self._take()
+        if chunk is not None:
+            log = self.log
+            if log.blocked_on is self:
+                log.blocked_on = None
+                log.on_writable()
+        return chunk
+
+    def _take(self) -> list | None:
         blk = self.block
         off = self.off
         items = blk.items
@@ -118,22 +134,36 @@ class LogReader:
         chunk = items[off:n]
         self.off = n
         self.pos += n - off
-        log = self.log
-        if log.blocked_on is self:
-            log.blocked_on = None
-            log.on_writable()
         return chunk
 
     def pending(self) -> bool:
         """True if :meth:`take` would return something."""
-        stop = self.stop
-        if stop is not None and self.pos >= stop:
-            return False
-        blk = self.block
-        if self.off < len(blk.items):
-            return True
-        nxt = blk.next  # (a block is linked only after its last append: see take)
-        return nxt is not None and (self.off < len(blk.items) or bool(nxt.items))
+        with self.lock:
+            stop = self.stop
+            if stop is not None and self.pos >= stop:
+                return False
+            blk = self.block
+            if self.off < len(blk.items):
+                return True
+            nxt = blk.next  # (a block is linked only after its last append: see take)
+            return nxt is not None and (self.off < len(blk.items) or bool(nxt.items))
+
+    def cut_loose(self) -> None:
+        """Writer, once ``stop`` is set: keep the messages up to it in a private block, so
+        that a reader whose peer is stuck does not keep the whole log after it alive."""
+        with self.lock:
+            left = self.stop - self.pos
+            blk, off = self.block, self.off
+            items: list = []
+            while left > 0 and blk is not None:
+                chunk = blk.items[off : off + left]
+                items += chunk
+                left -= len(chunk)
+                blk, off = blk.next, 0
+            own = Block()
+            own.items = items
+            self.block = own
+            self.off = 0
 
     def arm(self) -> bool:
         """Ask for a wake-up at the next publish; True if something is already there."""
@@ -181,6 +211,7 @@ class FanoutLog:
             return None
         reader.dropping = dropping
         reader.stop = self.seq
+        reader.cut_loose()
         self.draining[peer] = reader
         if self.blocked_on is reader:
             self.blocked_on = None

@@ -547,3 +547,69 @@ def test_reference_sends_subscribe_as_zmtp31_command():
         sub.close(linger=0)
         ctx.term()
         srv.close()
+
+
+@pytest.mark.parametrize("nodrop", [False, True], ids=["plain", "nodrop"])
+def test_shared_fanout_log_to_libzmq_subscribers(make_side, transport, ipc_dir, nodrop):
+    """A purezmq PUB's subscribers to everything share one log (plumbing/fanout.py): libzmq
+    SUBs in another process get every message, any size, multipart, in order, also after
+    one of them left the log (a narrower subscription) and joined it again."""
+    local = make_side("purezmq")
+    peer = make_side("pyzmq@peer")
+    pub = local.socket(zmq.PUB, sndhwm=0)
+    if nodrop:
+        pub.setsockopt(zmq.XPUB_NODROP, 1)
+    ep = bind_any(pub, transport, ipc_dir)
+    alls = [peer.socket(zmq.SUB, rcvhwm=0) for _ in range(3)]
+    only_x = peer.socket(zmq.SUB, rcvhwm=0)
+    for s in alls:
+        s.connect(ep)
+        s.subscribe(b"")
+    only_x.connect(ep)
+    only_x.subscribe(b"x")
+    sync_pubsub(pub, alls)
+    sync_pubsub(pub, [only_x], b"x")
+    for s in alls:  # (the "x" marker reached them too)
+        while recv_or_none(s, 50) is not None:
+            pass
+    log = pub.pattern.log
+    assert log is not None and len(log.readers) == 3
+
+    sent = []
+    for i, size in enumerate(SIZES):
+        m = [b"x" + payload(size, i)] if i % 2 else [b"y", payload(size, i), b"z"]
+        pub.send_multipart(m)
+        sent.append(m)
+    for s in alls:
+        assert [s.recv_multipart() for _ in sent] == sent
+    assert [only_x.recv_multipart() for _ in sent[1::2]] == sent[1::2]
+
+    # One of them narrows its subscription to "x", then takes everything again.
+    alls[0].subscribe(b"x")
+    alls[0].unsubscribe(b"")
+    deadline = time.monotonic() + 10
+    while len(log.readers) != 2:
+        assert time.monotonic() < deadline, "the unsubscription never arrived"
+        time.sleep(0.01)
+        pub.send(b"!sync")
+    narrowed = [b"x%d" % i if i % 3 else b"y%d" % i for i in range(300)]
+    for m in narrowed:
+        pub.send(m)
+    alls[0].subscribe(b"")
+    while len(log.readers) != 3:
+        assert time.monotonic() < deadline, "the subscription never arrived"
+        time.sleep(0.01)
+        pub.send(b"x!sync")
+    tail = [b"t%d" % i for i in range(300)]
+    for m in tail:
+        pub.send(m)
+    got = []
+    while (m := recv_or_none(alls[0], 300)) is not None:
+        got.append(m[0])
+    got = [m for m in got if not m.endswith(b"!sync")]
+    assert got == [m for m in narrowed if m[:1] == b"x"] + tail
+    for s in alls[1:]:
+        rest = []
+        while (m := recv_or_none(s, 300)) is not None:
+            rest.append(m[0])
+        assert [m for m in rest if not m.endswith(b"!sync")] == narrowed + tail

@@ -559,7 +559,8 @@ which needs more CPU per message, loses more to it than pyzmq.
 More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
 (`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
 and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
-rates). The 10,000-peer memory row: `python bench/run.py --full --only router`.
+rates). The 10,000-peer memory row: `bench/RESULTS_router10k.md`
+(`python bench/run.py --full --only router --output bench/RESULTS_router10k.md`).
 
 ## How it is measured
 

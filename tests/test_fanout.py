@@ -520,3 +520,31 @@ def test_a_stuck_subscriber_does_not_make_the_publisher_grow(ctx, transport, ipc
                 assert int(fast.recv()[:6]) == k
     # 20 MB went by: the stuck SUB's parked reader holds its own ~100 messages, no more.
     assert _blocks() <= 6
+
+
+def test_a_connecting_publisher_follows_again_after_a_reconnect(ctx, ipc_dir):
+    """The reader belongs to the peer (the session), not to one connection: after the SUB
+    at one endpoint is replaced, the new connection reads the log where the old one was."""
+    eps = [f"ipc://{ipc_dir}/fan-re-{i}" for i in range(3)]
+    subs = []
+    for ep in eps:
+        s = make(ctx, zmq.SUB)
+        s.bind(ep)
+        s.subscribe(b"")
+        subs.append(s)
+    pub = make(ctx, zmq.PUB)
+    for ep in eps:
+        pub.connect(ep)
+    _sync(pub, subs)
+    assert _followers(pub) == 3
+    subs[0].close(linger=0)
+    time.sleep(0.1)
+    subs[0] = make(ctx, zmq.SUB)
+    subs[0].bind(eps[0])
+    subs[0].subscribe(b"")
+    _sync(pub, subs)
+    assert _followers(pub) == 3
+    for i in range(500):
+        pub.send(b"%d" % i)
+    for s in subs:
+        assert [s.recv() for _ in range(500)] == [b"%d" % i for i in range(500)]

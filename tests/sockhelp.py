@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 
 import purezmq as zmq
 
@@ -56,3 +57,26 @@ def bind(sock, transport: str, ipc_dir) -> str:
     """Bind to a fresh address; return the address peers connect to."""
     sock.bind(fresh_addr(transport, ipc_dir))
     return sock.last_endpoint.decode()
+
+
+def recv_or_none(sock, timeout_ms: int = 100):
+    """The next message as a list of frames, or None if none comes within ``timeout_ms``."""
+    if not sock.poll(timeout_ms, zmq.POLLIN):
+        return None
+    return sock.recv_multipart(zmq.NOBLOCK)
+
+
+def sync_sub(pub, subs, topic: bytes = b"") -> None:
+    """Publish until every SUB got ``topic + b"!sync"`` (subscriptions travel async), then
+    drain them (of any such marker: an earlier sync may reach a broader subscriber)."""
+    marker = topic + b"!sync"
+    pending = list(subs)
+    deadline = time.monotonic() + 10
+    while pending:
+        assert time.monotonic() < deadline, "subscription never arrived"
+        pub.send(marker)
+        pending = [s for s in pending if recv_or_none(s, 20) is None]
+    time.sleep(0.05)
+    for s in subs:
+        while (m := recv_or_none(s, 20)) is not None:
+            assert m[0].endswith(b"!sync"), m

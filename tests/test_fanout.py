@@ -9,7 +9,14 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sockhelp import bind, context, ipc_directory, make  # noqa: F401
+from sockhelp import (  # noqa: F401
+    bind,
+    context,
+    ipc_directory,
+    make,
+    recv_or_none,
+    sync_sub,
+)
 
 import purezmq as zmq
 from purezmq.plumbing import fanout
@@ -193,30 +200,24 @@ def test_log_against_a_model(ops):
 
 
 # -- in a PUB socket --------------------------------------------------------------------------
-def _recv_or_none(sock, timeout_ms: int = 100):
-    if not sock.poll(timeout_ms, zmq.POLLIN):
-        return None
-    return sock.recv_multipart(zmq.NOBLOCK)
-
-
-def _sync(pub, subs, topic: bytes = b"") -> None:
-    """Publish until every SUB got ``topic + b"!sync"``, then empty them."""
-    marker = topic + b"!sync"
-    pending = list(subs)
-    deadline = time.monotonic() + 10
-    while pending:
-        assert time.monotonic() < deadline, "subscription never arrived"
-        pub.send(marker)
-        pending = [s for s in pending if _recv_or_none(s, 20) is None]
-    time.sleep(0.05)
-    for s in subs:
-        while (m := _recv_or_none(s, 20)) is not None:
-            assert m[0].endswith(b"!sync")
-
-
 def _followers(pub) -> int:
     log = pub.pattern.log
     return 0 if log is None else len(log.readers)
+
+
+def _slow_and_fast(ctx, transport, ipc_dir, hwm: int, **pub_options):
+    """A PUB with small buffers, a SUB that reads when the test says and one that keeps
+    up, both following the PUB's log."""
+    pub = make(ctx, zmq.PUB, sndhwm=hwm, sndbuf=4096, **pub_options)
+    ep = bind(pub, transport, ipc_dir)
+    slow = make(ctx, zmq.SUB, rcvhwm=hwm, rcvbuf=4096)
+    fast = make(ctx, zmq.SUB)
+    for s in (slow, fast):
+        s.connect(ep)
+        s.subscribe(b"")
+    sync_sub(pub, [slow, fast])
+    assert _followers(pub) == 2
+    return pub, slow, fast
 
 
 @pytest.fixture(params=["tcp", "ipc"])
@@ -240,8 +241,8 @@ def test_subscribers_to_everything_share_one_log_and_filtered_ones_do_not(
     only_a.subscribe(b"A")
     local.connect("inproc://fanout-local")
     local.subscribe(b"")
-    _sync(pub, [only_a], b"A")
-    _sync(pub, [*alls, local])
+    sync_sub(pub, [only_a], b"A")
+    sync_sub(pub, [*alls, local])
     assert _followers(pub) == 3
     msgs = [[b"A%d" % i] if i % 3 else [b"B%d" % i, b"more"] for i in range(900)]
     for m in msgs:
@@ -249,7 +250,7 @@ def test_subscribers_to_everything_share_one_log_and_filtered_ones_do_not(
     for s in [*alls, local]:
         assert [s.recv_multipart() for _ in msgs] == msgs
     assert [only_a.recv_multipart() for _ in range(600)] == [m for m in msgs if m[0][:1] == b"A"]
-    assert _recv_or_none(only_a, 50) is None
+    assert recv_or_none(only_a, 50) is None
 
 
 def test_leaving_and_rejoining_the_log_keeps_order(ctx, transport, ipc_dir):
@@ -262,7 +263,7 @@ def test_leaving_and_rejoining_the_log_keeps_order(ctx, transport, ipc_dir):
         s.connect(ep)
         s.subscribe(b"")
     sub.subscribe(b"A")
-    _sync(pub, [sub, other])
+    sync_sub(pub, [sub, other])
     assert _followers(pub) == 2
     n = 0
 
@@ -310,16 +311,8 @@ def test_leaving_and_rejoining_the_log_keeps_order(ctx, transport, ipc_dir):
 
 
 def test_nodrop_publisher_waits_for_the_slowest_subscriber(ctx, transport, ipc_dir):
-    pub = make(ctx, zmq.PUB, sndhwm=50, sndbuf=4096, sndtimeo=0)
-    pub.setsockopt(zmq.XPUB_NODROP, 1)
-    ep = bind(pub, transport, ipc_dir)
-    slow = make(ctx, zmq.SUB, rcvhwm=50, rcvbuf=4096)
-    fast = make(ctx, zmq.SUB)
-    for s in (slow, fast):
-        s.connect(ep)
-        s.subscribe(b"")
-    _sync(pub, [slow, fast])
-    assert _followers(pub) == 2
+    pub, slow, fast = _slow_and_fast(ctx, transport, ipc_dir, 50, xpub_nodrop=1)
+    pub.sndtimeo = 0
     body = b"." * 1000
     sent = 0
     fast_got = 0
@@ -331,7 +324,7 @@ def test_nodrop_publisher_waits_for_the_slowest_subscriber(ctx, transport, ipc_d
         except zmq.Again:
             break
         sent += 1
-        while _recv_or_none(fast, 0) is not None:
+        while recv_or_none(fast, 0) is not None:
             fast_got += 1
     assert 50 <= sent < 5000
     # The slow one reads now: the publisher may go on, and nothing was lost.
@@ -339,12 +332,12 @@ def test_nodrop_publisher_waits_for_the_slowest_subscriber(ctx, transport, ipc_d
     got = []
     for i in range(sent, sent + 300):
         pub.send(b"%08d" % i + body)
-        while (m := _recv_or_none(slow, 0)) is not None:
+        while (m := recv_or_none(slow, 0)) is not None:
             got.append(int(m[0][:8]))
-    while (m := _recv_or_none(slow, 200)) is not None:
+    while (m := recv_or_none(slow, 200)) is not None:
         got.append(int(m[0][:8]))
     assert got == list(range(sent + 300))
-    while (m := _recv_or_none(fast, 200)) is not None:
+    while (m := recv_or_none(fast, 200)) is not None:
         fast_got += 1
     assert fast_got == sent + 300
 
@@ -356,7 +349,7 @@ def test_linger_delivers_what_the_log_holds(ctx, transport, ipc_dir):
     for s in subs:
         s.connect(ep)
         s.subscribe(b"")
-    _sync(pub, subs)
+    sync_sub(pub, subs)
     assert _followers(pub) == 2
     for i in range(800):
         pub.send(b"%d" % i)
@@ -373,14 +366,14 @@ def test_a_disconnected_follower_is_forgotten(ctx, transport, ipc_dir):
     for s in (gone, stays):
         s.connect(ep)
         s.subscribe(b"")
-    _sync(pub, [gone, stays])
+    sync_sub(pub, [gone, stays])
     assert _followers(pub) == 2
     gone.close(linger=0)
     deadline = time.monotonic() + 10
     while _followers(pub) != 1:
         assert time.monotonic() < deadline
         pub.send(b"tick")
-        while _recv_or_none(stays, 0) is not None:
+        while recv_or_none(stays, 0) is not None:
             pass
     # With NODROP, a forgotten follower would block the publisher at its mark.
     got = 0
@@ -411,7 +404,7 @@ def test_curve_subscribers_keep_their_pipes(ctx):
         s.connect(ep)
         s.subscribe(b"")
         subs.append(s)
-    _sync(pub, subs)
+    sync_sub(pub, subs)
     assert _followers(pub) == 0
     for i in range(300):
         pub.send(b"%d" % i)
@@ -429,7 +422,7 @@ def test_a_follower_answers_heartbeats_while_idle_and_busy(ctx, transport, ipc_d
         monitors.append(s.get_monitor_socket(zmq.EVENT_DISCONNECTED))
         s.connect(ep)
         s.subscribe(b"")
-    _sync(pub, subs)
+    sync_sub(pub, subs)
     assert _followers(pub) == 2
     n = 0
     for _ in range(3):
@@ -447,16 +440,7 @@ def test_a_follower_answers_heartbeats_while_idle_and_busy(ctx, transport, ipc_d
 
 
 def test_a_parked_subscriber_gets_messages_again_once_it_caught_up(ctx, transport, ipc_dir):
-    hwm = 20
-    pub = make(ctx, zmq.PUB, sndhwm=hwm, sndbuf=4096)
-    ep = bind(pub, transport, ipc_dir)
-    slow = make(ctx, zmq.SUB, rcvhwm=hwm, rcvbuf=4096)
-    fast = make(ctx, zmq.SUB)
-    for s in (slow, fast):
-        s.connect(ep)
-        s.subscribe(b"")
-    _sync(pub, [slow, fast])
-    assert _followers(pub) == 2
+    pub, slow, fast = _slow_and_fast(ctx, transport, ipc_dir, 20)
     body = b"." * 1000
     for i in range(3000):  # the slow SUB reads nothing: it is parked at its mark
         pub.send(b"%06d" % i + body)
@@ -465,7 +449,7 @@ def test_a_parked_subscriber_gets_messages_again_once_it_caught_up(ctx, transpor
             assert int(fast.recv()[:6]) == i
     assert _followers(pub) == 1
     first = []
-    while (m := _recv_or_none(slow, 300)) is not None:
+    while (m := recv_or_none(slow, 300)) is not None:
         first.append(int(m[0][:6]))
     assert 0 < len(first) < 3000 and first == sorted(first)
     # Caught up: from the next publish on it follows again and loses nothing.
@@ -473,9 +457,9 @@ def test_a_parked_subscriber_gets_messages_again_once_it_caught_up(ctx, transpor
     for i in range(3000, 3200):
         pub.send(b"%06d" % i + body)
         assert int(fast.recv()[:6]) == i
-        if (m := _recv_or_none(slow, 100)) is not None:
+        if (m := recv_or_none(slow, 100)) is not None:
             later.append(int(m[0][:6]))
-    while (m := _recv_or_none(slow, 300)) is not None:
+    while (m := recv_or_none(slow, 300)) is not None:
         later.append(int(m[0][:6]))
     assert _followers(pub) == 2
     assert later == list(range(later[0], 3200)) and later[0] <= 3005
@@ -504,14 +488,7 @@ def test_a_reader_that_left_keeps_only_its_own_messages_alive():
 
 
 def test_a_stuck_subscriber_does_not_make_the_publisher_grow(ctx, transport, ipc_dir):
-    pub = make(ctx, zmq.PUB, sndhwm=100, sndbuf=4096)
-    ep = bind(pub, transport, ipc_dir)
-    stuck = make(ctx, zmq.SUB, rcvhwm=100, rcvbuf=4096)  # never reads
-    fast = make(ctx, zmq.SUB)
-    for s in (stuck, fast):
-        s.connect(ep)
-        s.subscribe(b"")
-    _sync(pub, [stuck, fast])
+    pub, stuck, fast = _slow_and_fast(ctx, transport, ipc_dir, 100)  # stuck never reads
     body = b"." * 1000
     for i in range(20_000):
         pub.send(b"%06d" % i + body)
@@ -535,14 +512,14 @@ def test_a_connecting_publisher_follows_again_after_a_reconnect(ctx, ipc_dir):
     pub = make(ctx, zmq.PUB)
     for ep in eps:
         pub.connect(ep)
-    _sync(pub, subs)
+    sync_sub(pub, subs)
     assert _followers(pub) == 3
     subs[0].close(linger=0)
     time.sleep(0.1)
     subs[0] = make(ctx, zmq.SUB)
     subs[0].bind(eps[0])
     subs[0].subscribe(b"")
-    _sync(pub, subs)
+    sync_sub(pub, subs)
     assert _followers(pub) == 3
     for i in range(500):
         pub.send(b"%d" % i)

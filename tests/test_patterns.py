@@ -12,7 +12,16 @@ import threading
 import time
 
 import pytest
-from sockhelp import TIMEO, bind, context, fresh_addr, ipc_directory, make  # noqa: F401
+from sockhelp import (  # noqa: F401
+    TIMEO,
+    bind,
+    context,
+    fresh_addr,
+    ipc_directory,
+    make,
+    recv_or_none,
+    sync_sub,
+)
 
 import purezmq as zmq
 
@@ -39,32 +48,11 @@ def concrete_addr(ctx, transport: str, ipc_dir) -> str:
     return ep
 
 
-def recv_or_none(sock, timeout_ms: int = 100):
-    if not sock.poll(timeout_ms, zmq.POLLIN):
-        return None
-    return sock.recv_multipart(zmq.NOBLOCK)
-
-
 def wait_for(cond, timeout: float = 5.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
-
-
-def sync_sub(pub, subs, topic: bytes) -> None:
-    """Publish until every SUB got ``topic + b"!sync"`` (subscriptions travel async)."""
-    marker = topic + b"!sync"
-    pending = list(subs)
-    deadline = time.monotonic() + 10
-    while pending:
-        assert time.monotonic() < deadline, "subscription never arrived"
-        pub.send(marker)
-        pending = [s for s in pending if recv_or_none(s, 20) is None]
-    time.sleep(0.05)
-    for s in subs:
-        while (m := recv_or_none(s, 20)) is not None:
-            assert m == [marker]
 
 
 # -- REQ / REP -------------------------------------------------------------------------------

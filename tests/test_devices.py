@@ -1013,3 +1013,75 @@ def test_jsonapi_like_pyzmq():
 
         assert jsonapi.dumps(obj) == pyzmq_jsonapi.dumps(obj)
         assert pyzmq_jsonapi.loads(jsonapi.dumps(obj)) == obj
+
+
+# -- the streamer's batch move (strategies.move_run) ---------------------------------------
+def test_move_run_moves_a_batch_from_one_pipe_to_the_other():
+    from collections import deque
+
+    from purezmq.patterns.strategies import LoadBalancer, ReadyQueue, move_run
+    from purezmq.plumbing.pipe import Peer, Pipe
+
+    src = Peer(Pipe(), Pipe())
+    dst = Peer(Pipe(), Pipe(hwm=50))
+    woken = []
+    dst.out.on_readable = woken.append
+    lb = LoadBalancer()
+    lb.attach(dst)
+    ready: deque = ReadyQueue()
+    ready.append(src)
+    src.inp.armed = False
+    src.inp.q.extend(b"m%d" % i for i in range(80))
+    assert move_run(ready, lb, 1000) == (50, sum(len(b"m%d" % i) for i in range(50)))
+    assert list(dst.out.q) == [b"m%d" % i for i in range(50)]  # up to the mark, in order
+    assert woken == [dst.out] and ready.last is src and list(ready) == [src]
+    dst.out.q.clear()
+    assert move_run(ready, lb, 10)[0] == 10  # the limit
+    src.inp.q.append([b"multi", b"part"])
+    dst.out.q.clear()
+    assert move_run(ready, lb, 1000) == (0, 0)  # a multipart message: one by one
+    assert len(src.inp.q) == 21
+    src.inp.q.clear()
+    src.inp.q.extend([b"a", b"b"])
+    assert move_run(ready, lb, 1000) == (2, 2)
+    assert not ready and src.inp.armed  # emptied: out of the ready queue, armed again
+    ready.append(src)
+    other = Peer(Pipe(), Pipe())
+    lb.attach(other)
+    src.inp.q.extend([b"a", b"b"])
+    assert move_run(ready, lb, 1000) == (0, 0)  # two destinations: load-balance one by one
+
+
+def test_streamer_over_tcp_moves_batches_in_order_and_counts_them(ctx):
+    frontend = ctx.socket(zmq.PULL)
+    backend = ctx.socket(zmq.PUSH)
+    control = ctx.socket(zmq.PAIR)
+    frontend.bind("tcp://127.0.0.1:*")
+    backend.bind("tcp://127.0.0.1:*")
+    control.bind("inproc://streamer-batch-ctl")
+    proxy = ProxyThread(zmq.proxy_steerable, frontend, backend, None, control)
+    producer = ctx.socket(zmq.PUSH)
+    consumer = ctx.socket(zmq.PULL)
+    producer.connect(frontend.last_endpoint.decode())
+    consumer.connect(backend.last_endpoint.decode())
+    consumer.rcvtimeo = 5000
+    n = 20_000
+    sent = [b"%d" % i for i in range(n)]
+    sent[n // 2] = [b"a", b"multipart"]  # one goes the per-message way
+    for m in sent:
+        if m.__class__ is list:
+            producer.send_multipart(m)
+        else:
+            producer.send(m)
+    got = [consumer.recv_multipart() for _ in range(n)]
+    assert got == [m if m.__class__ is list else [m] for m in sent]
+    steer = ctx.socket(zmq.PAIR)
+    steer.connect("inproc://streamer-batch-ctl")
+    steer.send(b"STATISTICS")
+    frames = n + 1
+    nbytes = sum(len(f) for m in sent for f in (m if m.__class__ is list else [m]))
+    # frontend in, backend out: libzmq's order is front rx, front tx, back rx, back tx
+    assert _stats(steer.recv_multipart()) == [frames, nbytes, 0, 0, 0, 0, frames, nbytes]
+    steer.send(b"TERMINATE")
+    proxy.join()
+    assert proxy.result == 0

@@ -27,6 +27,7 @@ import struct
 
 from purezmq import constants as C
 from purezmq.error import ContextTerminated, ZMQError
+from purezmq.patterns.strategies import move_run
 from purezmq.plumbing.waiter import Waiter
 
 __all__ = ["BURST", "device", "monitored_queue", "proxy", "proxy_steerable"]
@@ -84,6 +85,10 @@ class _Direction:
             else:
                 nframes, nbytes = len(msg), sum(map(len, msg))
         moved = 0
+        if msg is None and capture is None and not swap:
+            moved, rx_b = self._move_run()
+            rx_n = tx_n = moved
+            tx_b = rx_b
         while moved < BURST:
             if msg is None:
                 try:
@@ -133,6 +138,21 @@ class _Direction:
         stats[tx] += tx_n
         stats[tx + 1] += tx_b
         return moved > 0
+
+
+    def _move_run(self) -> tuple[int, int]:
+        """A batch of one-frame messages straight from pipe to pipe, when the source only
+        fair-queues and the destination load-balances over a single peer (a STREAMER
+        between a PULL and a PUSH, say): see strategies.move_run."""
+        src, dst = self.src, self.dst
+        if src._mailbox:
+            src._process()
+        if dst._mailbox:
+            dst._process()
+        lb = getattr(dst.pattern, "lb", None)
+        if lb is None or not src.pattern.fair_queue or dst.pattern.send != lb.send:
+            return 0, 0
+        return move_run(src._ready, lb, BURST)
 
 
 def _send_blocking(sock, msg: list) -> None:

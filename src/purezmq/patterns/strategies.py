@@ -13,6 +13,7 @@ None of these block or touch I/O; a ``False``/``None`` result means "would block
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 
 from purezmq.plumbing.pipe import Peer
 
@@ -120,6 +121,49 @@ def fair_recv_item(ready: deque):
         else:
             ready.popleft()
     return None
+
+
+def move_run(ready: deque, lb: LoadBalancer, limit: int) -> tuple[int, int]:
+    """Move up to ``limit`` one-frame messages from the only peer in ``ready`` into the only
+    peer of ``lb``, as a batch (a proxy from a fair-queue to a load-balancer, when neither
+    has a choice to make): C-level calls instead of a receive and a send per message.
+    Returns (messages, bytes) moved; (0, 0) when the case does not apply (several peers,
+    multipart messages, a full destination): then go message by message."""
+    if len(ready) != 1 or len(lb.peers) != 1:
+        return 0, 0
+    peer = ready[0]
+    pipe = peer.inp
+    q = pipe.q
+    out = lb.peers[0].out
+    oq = out.q
+    k = len(q)
+    if k > limit:
+        k = limit
+    if out.hwm:
+        room = out.hwm - len(oq)
+        if k > room:
+            k = room
+    if k <= 1:
+        return 0, 0
+    batch = list(islice(q, k))
+    if set(map(type, batch)) != _ONLY_BYTES:
+        return 0, 0
+    popleft = q.popleft
+    for _ in range(k):
+        popleft()
+    oq.extend(batch)
+    if out.armed:
+        out.armed = False
+        out.on_readable(out)
+    if not q and not pipe.rearm():
+        ready.popleft()
+    if pipe.writer_blocked:
+        pipe.released()
+    ready.last = peer
+    return k, sum(map(len, batch))
+
+
+_ONLY_BYTES = {bytes}
 
 
 def fair_recv(ready: deque) -> tuple[Peer | None, object]:

@@ -744,3 +744,31 @@ def test_payload_sizes(ctx, transport, ipc_dir, stype):
     a.send_multipart([b""])
     assert b.recv_multipart() == bodies
     assert b.recv_multipart() == [b""]
+
+
+def test_xpub_nodrop_blocks_at_a_filtered_subscribers_mark(ctx, transport, ipc_dir):
+    """A topic subscriber keeps its own pipe: NODROP says EAGAIN at its mark, loses
+    nothing, and goes on once it reads (the one-matched-peer path of the fan-out)."""
+    pub = make(ctx, zmq.PUB, sndhwm=20, sndbuf=4096, sndtimeo=0)
+    pub.setsockopt(zmq.XPUB_NODROP, 1)
+    ep = bind(pub, transport, ipc_dir)
+    sub = make(ctx, zmq.SUB, rcvhwm=20, rcvbuf=4096)
+    sub.connect(ep)
+    sub.subscribe(b"t")
+    sync_sub(pub, [sub], b"t")
+    body = b"." * 1000
+    sent = 0
+    while True:
+        try:
+            pub.send(b"t%06d" % sent + body)
+        except zmq.Again:
+            break
+        pub.send(b"other")  # matches nobody: never blocks
+        sent += 1
+        assert sent < 20_000, "NODROP never pushed back"
+    assert sent >= 20
+    got = [int(sub.recv()[1:7]) for _ in range(sent)]
+    assert got == list(range(sent))
+    pub.sndtimeo = TIMEO
+    pub.send(b"t-after")
+    assert sub.recv() == b"t-after"

@@ -212,6 +212,21 @@ class Distributor:
 
         Per message and peer this is the publisher's whole cost, so ``Pipe.write`` and
         ``Pipe.full`` are inlined."""
+        if len(peers) == 1:  # one subscriber matched (a filtered topic): one pass
+            for peer in peers:
+                out = peer.out
+                q = out.q
+                if out.hwm and len(q) >= out.hwm:
+                    if nodrop and out.full():
+                        return False
+                    if len(q) >= out.hwm:
+                        self.dropped += 1
+                        return True
+                q.append(msg)
+                if out.armed:
+                    out.armed = False
+                    out.on_readable(out)
+            return True
         if nodrop:
             for peer in peers:
                 out = peer.out

@@ -525,3 +525,26 @@ def test_a_connecting_publisher_follows_again_after_a_reconnect(ctx, ipc_dir):
         pub.send(b"%d" % i)
     for s in subs:
         assert [s.recv() for _ in range(500)] == [b"%d" % i for i in range(500)]
+
+
+def test_a_peer_subscribed_to_all_without_asking_gets_every_message(ctx, transport, ipc_dir):
+    """A multicast (pgm) session is attached "subscribed to all" beside the followers of
+    the log: it must get every message through its own pipe (Pub.subscribe_all)."""
+    pub = make(ctx, zmq.PUB)
+    ep = bind(pub, transport, ipc_dir)
+    subs = [make(ctx, zmq.SUB) for _ in range(2)]
+    for s in subs:
+        s.connect(ep)
+        s.subscribe(b"")
+    sync_sub(pub, subs)
+    pub.send(b"before")  # the fast path is armed: every subscriber follows the log
+    assert _followers(pub) == 2 and pub.pattern.only_log
+    multicast = Peer(Pipe(0), Pipe(0))  # as transports/pgm.py attaches a source session
+    multicast.attached = True
+    pub.pattern.subscribe_all(multicast)
+    for i in range(100):
+        pub.send(b"%d" % i)
+    assert list(multicast.out.q) == [b"%d" % i for i in range(100)]
+    for s in subs:
+        assert s.recv() == b"before"
+        assert [s.recv() for _ in range(100)] == [b"%d" % i for i in range(100)]

@@ -436,6 +436,12 @@ class Pub(Pattern):
             if not item.topic:
                 self._everything_changed(peer)
 
+    def subscribe_all(self, peer: Peer) -> None:
+        """``peer`` takes every message, unasked (a multicast session: libzmq attaches
+        those "subscribed to all", and its receivers filter); XPUB reports nothing."""
+        self.subs.add(b"", peer)
+        self._everything_changed(peer)
+
     # -- the shared log ------------------------------------------------------------------
     def _everything_changed(self, peer: Peer) -> None:
         """``peer``'s subscription to everything came or went: (un)follow the log."""

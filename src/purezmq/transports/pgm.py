@@ -613,10 +613,10 @@ def attach(sock, ep, endpoint: str) -> PgmSession:
     session = PgmSession(sock, addr, endpoint)
     peer = session.peer
     sock._attach(peer)
-    subs = getattr(sock.pattern, "subs", None)
-    if session.is_source and subs is not None and peer.attached:
+    subscribe_all = getattr(sock.pattern, "subscribe_all", None)
+    if session.is_source and subscribe_all is not None and peer.attached:
         # libzmq attaches multicast pipes "subscribed to all": the subscriber filters.
-        subs.add(b"", peer)
+        subscribe_all(peer)
     sock._endpoints.setdefault(endpoint, []).append(session)
     sock._last_endpoint = endpoint
     reactor = sock.ctx._get_reactor()

@@ -417,8 +417,7 @@ class Pub(Pattern):
         self.dist.detach(peer)
         if self.log is not None:
             self.log.forget(peer)
-            self.rest = None
-            self.only_log = False
+            self._replan()
         for topic in self.subs.remove_peer(peer):
             self._notify(False, topic, True)
 
@@ -427,14 +426,19 @@ class Pub(Pattern):
 
     def _apply(self, peer: Peer, item) -> None:
         if item.__class__ is Subscription:
-            self.rest = None
-            self.only_log = False
+            self._replan()
             if item.subscribe:
                 self._notify(True, item.topic, self.subs.add(item.topic, peer))
             else:
                 self._notify(False, item.topic, self.subs.remove(item.topic, peer))
             if not item.topic:
                 self._everything_changed(peer)
+
+    def _replan(self) -> None:
+        """Who gets a message through the log and who through a pipe changed (a
+        subscription, a peer, the log's members): work it out again at the next send."""
+        self.rest = None
+        self.only_log = False
 
     def subscribe_all(self, peer: Peer) -> None:
         """``peer`` takes every message, unasked (a multicast session: libzmq attaches
@@ -445,8 +449,7 @@ class Pub(Pattern):
     # -- the shared log ------------------------------------------------------------------
     def _everything_changed(self, peer: Peer) -> None:
         """``peer``'s subscription to everything came or went: (un)follow the log."""
-        self.rest = None
-        self.only_log = False
+        self._replan()
         log = self.log
         if self._should_follow(peer):
             if log is None:
@@ -471,8 +474,7 @@ class Pub(Pattern):
         for peer in log.settled():
             if self._should_follow(peer):
                 log.join(peer)
-        self.rest = None
-        self.only_log = False
+        self._replan()
 
     def _plan(self, log: FanoutLog) -> list[Peer]:
         draining = log.draining
@@ -512,8 +514,7 @@ class Pub(Pattern):
             if room is False:
                 return False
             if room is not True:  # laggards parked: they lose messages for a while
-                self.rest = None
-                self.only_log = False
+                self._replan()
         rest = self.rest
         if rest is None:
             rest = self._plan(log)
@@ -593,6 +594,7 @@ class XPub(Pub):
                     self.subs.add(bytes(value), peer)
                 else:
                     self.subs.remove(bytes(value), peer)
+                self._replan()
                 if not value:
                     self._everything_changed(peer)
             return True

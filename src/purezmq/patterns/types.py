@@ -471,10 +471,12 @@ class Pub(Pattern):
 
     def _settle(self, log: FanoutLog) -> None:
         """Peers whose engines finished what they had in the log before they left it."""
-        for peer in log.settled():
+        settled = log.settled()
+        for peer in settled:
             if self._should_follow(peer):
                 log.join(peer)
-        self._replan()
+        if settled:
+            self._replan()
 
     def _plan(self, log: FanoutLog) -> list[Peer]:
         draining = log.draining

@@ -419,6 +419,13 @@ class StreamEngine:
         """The writer (usually the socket's thread) queued into an empty pipe."""
         reactor = self.reactor
         if reactor.in_thread():
+            if self._answer and not self._lock.locked():
+                # A reply from the reactor's own thread (an asyncio task on the loop that
+                # drives the connections): write it now, not one loop iteration later.
+                with self._lock:
+                    if self._wbuf is None and not self.closed:
+                        self._flush()
+                return
             reactor.call_soon(self._flush_cb)
             return
         now = time.monotonic()

@@ -200,6 +200,15 @@ def test_log_against_a_model(ops):
 
 
 # -- in a PUB socket --------------------------------------------------------------------------
+def _numbered(n: int) -> list[bytes]:
+    return [b"%d" % i for i in range(n)]
+
+
+def _each_gets(subs, msgs: list[bytes]) -> None:
+    for s in subs:
+        assert [s.recv() for _ in msgs] == msgs
+
+
 def _followers(pub) -> int:
     log = pub.pattern.log
     return 0 if log is None else len(log.readers)
@@ -351,11 +360,11 @@ def test_linger_delivers_what_the_log_holds(ctx, transport, ipc_dir):
         s.subscribe(b"")
     sync_sub(pub, subs)
     assert _followers(pub) == 2
-    for i in range(800):
-        pub.send(b"%d" % i)
+    msgs = _numbered(800)
+    for m in msgs:
+        pub.send(m)
     pub.close()
-    for s in subs:
-        assert [s.recv() for _ in range(800)] == [b"%d" % i for i in range(800)]
+    _each_gets(subs, msgs)
 
 
 def test_a_disconnected_follower_is_forgotten(ctx, transport, ipc_dir):
@@ -406,10 +415,10 @@ def test_curve_subscribers_keep_their_pipes(ctx):
         subs.append(s)
     sync_sub(pub, subs)
     assert _followers(pub) == 0
-    for i in range(300):
-        pub.send(b"%d" % i)
-    for s in subs:
-        assert [s.recv() for _ in range(300)] == [b"%d" % i for i in range(300)]
+    msgs = _numbered(300)
+    for m in msgs:
+        pub.send(m)
+    _each_gets(subs, msgs)
 
 
 def test_a_follower_answers_heartbeats_while_idle_and_busy(ctx, transport, ipc_dir):
@@ -521,10 +530,10 @@ def test_a_connecting_publisher_follows_again_after_a_reconnect(ctx, ipc_dir):
     subs[0].subscribe(b"")
     sync_sub(pub, subs)
     assert _followers(pub) == 3
-    for i in range(500):
-        pub.send(b"%d" % i)
-    for s in subs:
-        assert [s.recv() for _ in range(500)] == [b"%d" % i for i in range(500)]
+    msgs = _numbered(500)
+    for m in msgs:
+        pub.send(m)
+    _each_gets(subs, msgs)
 
 
 def test_a_peer_subscribed_to_all_without_asking_gets_every_message(ctx, transport, ipc_dir):
@@ -582,3 +591,17 @@ def test_xpub_manual_subscriptions_beside_the_log(ctx, transport, ipc_dir):
         assert [s.recv() for _ in range(100)] == [
             m for i in range(50) for m in (b"A%d" % i, b"B%d" % i)
         ]
+
+
+def test_sndhwm_set_later_applies_to_the_log(ctx, transport, ipc_dir):
+    """Unlike a pipe (whose mark is fixed when it is made, as in libzmq), the shared log
+    reads SNDHWM again when it changes: unlimited, a stuck follower no longer blocks a
+    NODROP publisher, and it still gets everything once it reads."""
+    pub, slow, fast = _slow_and_fast(ctx, transport, ipc_dir, 50, xpub_nodrop=1)
+    pub.sndhwm = 0
+    pub.sndtimeo = 0
+    body = b"." * 1000
+    for i in range(3000):  # far past 50 + what the buffers hold
+        pub.send(b"%06d" % i + body)
+        assert int(fast.recv()[:6]) == i
+    assert [int(slow.recv()[:6]) for _ in range(3000)] == list(range(3000))

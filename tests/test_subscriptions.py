@@ -44,3 +44,13 @@ def test_matching_follows_a_counted_model(steps):
         assert (subs.everything is not None) == only_empty
         if only_empty:
             assert set(subs.everything) == {p for p, _ in live}
+
+
+def test_a_message_stands_for_its_topic():
+    subs = Subscriptions()
+    subs.add(b"ab", "p")
+    subs.add(b"x", "q")
+    assert set(subs.match_peers(b"abc")) == {"p"}
+    assert set(subs.match_peers([b"abc", b"body"])) == {"p"}  # the first frame
+    assert set(subs.match_peers([memoryview(b"xy"), b"body"])) == {"q"}
+    assert set(subs.match_peers([b"zz", b"ab"])) == set()

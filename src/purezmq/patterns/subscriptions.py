@@ -77,9 +77,14 @@ class Subscriptions:
         return False
 
     def match_peers(self, topic):
-        """The peers with a subscription that is a prefix of ``topic`` (each once)."""
+        """The peers with a subscription that is a prefix of ``topic`` (each once).  A
+        message may stand for its topic: its bare ``bytes``, or a list (its first frame)."""
         if self.everything is not None:
             return self.everything
+        if topic.__class__ is not bytes:
+            topic = topic[0] if topic.__class__ is list else topic
+            if topic.__class__ is not bytes:
+                topic = bytes(topic)
         subs = self._subs
         lengths = self._lengths
         size = len(topic)

@@ -29,10 +29,9 @@ from purezmq.patterns.subscriptions import Subscriptions
 from purezmq.plumbing.fanout import FanoutLog, wire_form
 from purezmq.plumbing.pipe import Peer, as_frames, is_message
 from purezmq.zmtp.events import Subscription
-from purezmq.zmtp.frames import frame_header
+from purezmq.zmtp.frames import SHORT_HEADERS
 
 _U32 = struct.Struct(">I")
-_SHORT_WIRE = [frame_header(0, n) for n in range(256)]  # a short last frame's header
 
 
 class Pattern:
@@ -495,15 +494,12 @@ class Pub(Pattern):
         log = self.log
         if log is not None:
             if self.only_log and log.room > 0 and msg.__class__ is bytes and len(msg) < 256:
-                log.publish(_SHORT_WIRE[len(msg)] + msg)  # the common case, inlined
+                log.publish(SHORT_HEADERS[len(msg)] + msg)  # the common case, inlined
                 return True
             return self._send_shared(msg, log)
         peers = self.subs.everything
         if peers is None:
-            topic = msg if msg.__class__ is bytes else msg[0]
-            if topic.__class__ is not bytes:
-                topic = bytes(topic)
-            peers = self.subs.match_peers(topic)
+            peers = self.subs.match_peers(msg)
             if not peers:
                 return True
         return self.dist.send_to(peers, msg, self.nodrop)
@@ -523,10 +519,7 @@ class Pub(Pattern):
         if self.subs.everything is not None:
             peers = rest
         else:
-            topic = msg if msg.__class__ is bytes else msg[0]
-            if topic.__class__ is not bytes:
-                topic = bytes(topic)
-            peers = self.subs.match_peers(topic)
+            peers = self.subs.match_peers(msg)
             skip = self.skip
             if skip and peers:
                 peers = [p for p in peers if p not in skip]

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 
 from purezmq.zmtp.events import PipeMarker
-from purezmq.zmtp.frames import encode_messages, frame_header
+from purezmq.zmtp.frames import SHORT_HEADERS, encode_messages, frame_header
 
 BLOCK_MSGS = 1024
 BLOCK_BYTES = 1 << 17  # a reader takes at most one block per write: ~128 KiB
@@ -49,7 +49,8 @@ BLOCK_BYTES = 1 << 17  # a reader takes at most one block per write: ~128 KiB
 def wire_form(msg) -> bytes:
     """A message (``bytes`` or list of frames) as its ZMTP frames, in one buffer."""
     if msg.__class__ is bytes:
-        return frame_header(0, len(msg)) + msg
+        n = len(msg)
+        return (SHORT_HEADERS[n] if n < 256 else frame_header(0, n)) + msg
     out: list = []
     encode_messages((msg,), out)
     return b"".join(out)

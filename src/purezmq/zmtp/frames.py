@@ -18,6 +18,7 @@ _LONG_HDR = struct.Struct(">BQ")
 # _SHORT[flags][size] -> the two header bytes of a short frame.
 _SHORT: list[list[bytes]] = [[bytes((flags, n)) for n in range(256)] for flags in range(8)]
 _SHORT_MSG = _SHORT[0]
+SHORT_HEADERS = _SHORT_MSG  # the header of a short last frame, by body size (< 256)
 _SHORT_MORE = _SHORT[MORE]
 
 

@@ -11,6 +11,7 @@ only asks the kernel, which answers EADDRNOTAVAIL.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -896,6 +897,46 @@ def test_ipc_file_removed_on_unbind_and_close_and_path_reusable_at_once(ctx, ipc
     roundtrip(push, b, b"to b")
     b.close()
     wait_for(lambda: not os.path.exists(path), what="the file to go with the socket")
+
+
+def test_ipc_path_taken_the_instant_the_old_listener_closes_keeps_the_new_file(ctx, ipc_dir):
+    """The worst moment: the old listener's socket has just closed, freeing its inode,
+    which ext4 hands straight to the newcomer's file; the old listener must not then
+    unlink that file as its own."""
+    path = os.path.join(ipc_dir, "instant")
+    a = make(ctx, purezmq, "PULL")
+    a.bind(f"ipc://{path}")
+    (listener,) = [obj for obj in a._io_objects if hasattr(obj, "released")]
+    taker = socket.socket(socket.AF_UNIX)
+
+    class TakeOnClose:  # the listener's socket, whose close lets another socket in
+        def __init__(self, sock: socket.socket) -> None:
+            self._sock = sock
+
+        def __getattr__(self, name: str):
+            return getattr(self._sock, name)
+
+        def close(self) -> None:
+            self._sock.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            taker.bind(path)
+            taker.listen()
+
+    listener.sock = TakeOnClose(listener.sock)
+    a.close(linger=0)
+    wait_for(lambda: listener.closed, what="the old listener to close")
+    time.sleep(0.05)
+    try:
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        probe = socket.socket(socket.AF_UNIX)
+        probe.settimeout(5)
+        probe.connect(path)  # the taker's file
+        probe.close()
+        conn, _ = taker.accept()
+        conn.close()
+    finally:
+        taker.close()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract names are Linux's")

@@ -90,7 +90,7 @@ def _os_error(e: OSError) -> ZMQError:
 # The ipc socket files this process listens on, by (st_dev, st_ino): a bind may take over
 # the file of a listener already unbound or closed, whose I/O-thread close is pending.
 _IPC_FILES: dict[tuple[int, int], Listener] = {}
-_IPC_LOCK = threading.Lock()
+_IPC_LOCK = threading.RLock()  # held while a path changes hands: bind and its removal
 
 
 class Listener:
@@ -108,13 +108,17 @@ class Listener:
         try:
             if family == socket.AF_UNIX:
                 path = ep.host
-                if not path.startswith("\0") and os.path.lexists(path):
-                    self._remove_stale(path)
-                sock.bind(path)
                 self.endpoint = f"ipc://{ep.address}"
-                if not path.startswith("\0"):
-                    st = os.stat(path)
-                    self._file_id = (st.st_dev, st.st_ino)
+                if path.startswith("\0"):  # abstract namespace: no file
+                    sock.bind(path)
+                else:
+                    with _IPC_LOCK:
+                        if os.path.lexists(path):
+                            self._remove_stale(path)
+                        sock.bind(path)
+                        st = os.stat(path)
+                        self._file_id = (st.st_dev, st.st_ino)
+                        _IPC_FILES[self._file_id] = self
             else:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
@@ -131,22 +135,17 @@ class Listener:
                 self.endpoint = f"tcp://{shown}:{addr[1]}"
             sock.listen(max(owner.options.get(C.BACKLOG), 1))
         except (OSError, ZMQError) as e:
-            sock.close()
             if self._file_id is not None:  # bound, then listen() failed
-                with contextlib.suppress(OSError):
-                    os.unlink(ep.host)
+                self._unlink_own_file()
+            sock.close()
             if ep.tmpdir:
                 with contextlib.suppress(OSError):
                     os.rmdir(ep.tmpdir)
             err = e if isinstance(e, ZMQError) else _os_error(e)
             owner._event(C.EVENT_BIND_FAILED, err.errno or 0, str(ep))
             raise err from None
-        if self._file_id is not None:
-            with _IPC_LOCK:
-                _IPC_FILES[self._file_id] = self
         sock.setblocking(False)
         self.sock = sock
-        self.path = ep.host if family == socket.AF_UNIX else None
 
     @staticmethod
     def _remove_stale(path: str) -> None:
@@ -165,6 +164,7 @@ class Listener:
         if holder is not None:  # ours: dead once unbound or its socket closed
             if not (holder.released or holder.closed or holder.owner.closed):
                 raise ZMQError(C.EADDRINUSE)
+            del _IPC_FILES[holder._file_id]  # the path is ours now: its holder leaves it be
             with contextlib.suppress(OSError):
                 os.unlink(path)
             return
@@ -178,6 +178,19 @@ class Listener:
             raise ZMQError(C.EADDRINUSE)  # somebody listens there
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+    def _unlink_own_file(self) -> None:
+        """Remove our socket file, unless another socket took the path over: one of ours
+        unregistered us (_remove_stale); another process's file has another inode while our
+        socket, which holds ours, is open."""
+        with _IPC_LOCK:
+            if _IPC_FILES.get(self._file_id) is not self:
+                return
+            del _IPC_FILES[self._file_id]
+            with contextlib.suppress(OSError):
+                st = os.lstat(self.ep.host)
+                if (st.st_dev, st.st_ino) == self._file_id:
+                    os.unlink(self.ep.host)
 
     def start(self, reactor) -> None:
         self.reactor = reactor
@@ -213,16 +226,10 @@ class Listener:
         self.closed = True
         fd = self.sock.fileno()
         self.reactor.remove_reader(fd)
+        if self._file_id is not None:
+            self._unlink_own_file()  # before the close: our inode cannot be reused till then
         self.sock.close()
         if self._file_id is not None:
-            with _IPC_LOCK:
-                if _IPC_FILES.get(self._file_id) is self:
-                    del _IPC_FILES[self._file_id]
-            # Only our own file: a socket that took the path over since keeps its file.
-            with contextlib.suppress(OSError):
-                st = os.lstat(self.path)
-                if (st.st_dev, st.st_ino) == self._file_id:
-                    os.unlink(self.path)
             if self.ep.tmpdir:
                 with contextlib.suppress(OSError):
                     os.rmdir(self.ep.tmpdir)

@@ -1,6 +1,6 @@
 """purezmq vs pyzmq benchmarks: one command, alternating runs, medians, a Markdown report.
 
-    python bench/run.py [--quick] [--full] [--only NAME[,NAME...]] [--runs N]
+    python bench/run.py [--quick] [--only NAME[,NAME...]] [--runs N]
 
 Each benchmark runs for pyzmq and purezmq *alternately* (``--runs`` rounds, 3 by default;
 the first library of a round alternates too), and the median of each library's runs is
@@ -559,8 +559,7 @@ which needs more CPU per message, loses more to it than pyzmq.
 More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
 (`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
 and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
-rates). The 10,000-peer memory row: `bench/RESULTS_router10k.md`
-(`python bench/run.py --full --only router --output bench/RESULTS_router10k.md`).
+rates).
 
 ## How it is measured
 
@@ -591,11 +590,11 @@ rates). The 10,000-peer memory row: `bench/RESULTS_router10k.md`
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
-    ap.add_argument("--full", action="store_true", help="10,000 DEALER peers for the memory row")
     ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
                     "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, lat, fanout, router)")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
-    ap.add_argument("--peers", type=int, default=0, help="DEALER peers for the memory row")
+    ap.add_argument("--peers", type=int, default=0,
+                    help="DEALER peers for the memory row (default 10,000; --quick: 1,000)")
     ap.add_argument("--fanout-drop", action="store_true",
                     help="fan-out with a plain dropping PUB instead of XPUB_NODROP")
     ap.add_argument("--quiet-wait", type=float, default=10.0, metavar="S",
@@ -617,7 +616,7 @@ def main(argv=None) -> int:
         "scale": 0.25 if args.quick else 1.0,
         "fan_duration": 0.7 if args.quick else 2.0,
         "nodrop": not args.fanout_drop,
-        "peers": args.peers or (10_000 if args.full else 1_000),
+        "peers": args.peers or (1_000 if args.quick else 10_000),
     }
     info = machine_info()
     src_label = ""

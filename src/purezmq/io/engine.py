@@ -171,8 +171,9 @@ class StreamEngine:
 
     def _read_once(self) -> None:
         """One read and decode pass; on the I/O thread or a hosting caller's (lock held)."""
+        sink = self.conn.sink  # the rest of a big frame: read straight into its buffer
         try:
-            data = self.sock.recv(RECV_SIZE)
+            data = self.sock.recv(RECV_SIZE) if sink is None else self.sock.recv_into(sink)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
@@ -186,7 +187,10 @@ class StreamEngine:
             self._in_reactor(self.close, "peer closed the connection", C.EVENT_DISCONNECTED)
             return
         try:
-            events = self.conn.receive_data(data, time.monotonic())
+            if sink is None:
+                events = self.conn.receive_data(data, time.monotonic())
+            else:
+                events = self.conn.sink_filled(data, time.monotonic())
         except ZmtpError as e:
             if self.reactor.in_thread():
                 self._fail(e)  # the lock is held here: _fail_cb would deadlock on it

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import threading
 import time
 
 import pytest
+from reliability.hostile import GREETING, ready
 from sockhelp import (  # noqa: F401
     TIMEO,
     bind,
@@ -368,6 +370,50 @@ def test_xpub_verbose(ctx, transport, ipc_dir, verbose):
     assert xpub.recv() == b"\x01u"
     subs[1].close(linger=0)
     assert xpub.recv() == b"\x00u"  # a leaving subscriber's topics go away
+
+
+@pytest.mark.parametrize("lib", ["purezmq", "pyzmq"])
+def test_xpub_keeps_one_subscription_per_peer_and_topic(lib):
+    """A subscription that comes again from the same peer is one, as in libzmq's mtrie (a
+    SUB re-sends its topics on reconnect; an XSUB may send anything): one cancel ends it.
+    A hand-written ZMTP peer sends the repeats; libzmq (pyzmq) is the reference."""
+    lz = pytest.importorskip("zmq") if lib == "pyzmq" else zmq
+    context = lz.Context()
+    xpub = context.socket(lz.XPUB)
+    xpub.rcvtimeo = 5000
+    try:
+        xpub.bind("tcp://127.0.0.1:*")
+        port = int(xpub.last_endpoint.decode().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            frame = lambda body: bytes((0, len(body))) + body  # noqa: E731
+            raw.sendall(GREETING + ready("XSUB"))
+            got = b""
+            while b"READY" not in got:  # the XPUB's greeting and READY: handshake done
+                chunk = raw.recv(4096)
+                assert chunk
+                got += chunk
+            raw.sendall(frame(b"\x01A") + frame(b"\x01A"))
+            assert xpub.recv() == b"\x01A"  # once: the repeat is no news
+            raw.sendall(frame(b"\x00A"))
+            assert xpub.recv() == b"\x00A"  # one cancel, and nobody wants "A" now
+    finally:
+        xpub.close(linger=0)
+        context.term()
+
+
+def test_sub_sends_every_subscribe_and_cancels_at_the_last(ctx, transport, ipc_dir):
+    """libzmq's SUB: a repeated subscribe goes out again (an XPUB_VERBOSE sees each), an
+    unsubscribe only when its topic's last subscription goes."""
+    xpub = make(ctx, zmq.XPUB, xpub_verbose=1)
+    sub = make(ctx, zmq.SUB)
+    sub.connect(bind(xpub, transport, ipc_dir))
+    sub.subscribe(b"t")
+    sub.subscribe(b"t")
+    assert [xpub.recv(), xpub.recv()] == [b"\x01t", b"\x01t"]
+    sub.unsubscribe(b"t")
+    assert recv_or_none(xpub, 200) is None
+    sub.unsubscribe(b"t")
+    assert xpub.recv() == b"\x00t"
 
 
 def test_xpub_manual(ctx, transport, ipc_dir):

@@ -1,5 +1,6 @@
-"""``Subscriptions`` against a brute-force model: counted prefixes per peer, and the
-cached ``everything`` short-cut kept right through any order of adds and removes."""
+"""``Subscriptions`` against a brute-force model: prefixes per peer, counted (a SUB's own)
+or kept once (a publisher's), and the cached ``everything`` short-cut kept right through any
+order of adds and removes."""
 
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ ops = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops)
-def test_matching_follows_a_counted_model(steps):
-    subs = Subscriptions()
+@given(ops, st.booleans())
+def test_matching_follows_a_model(steps, counted):
+    subs = Subscriptions(counted=counted)
     model: dict[tuple[str, bytes], int] = {}
     for op, peer, prefix in steps:
         if op == "add":
             subs.add(prefix, peer)
-            model[peer, prefix] = model.get((peer, prefix), 0) + 1
+            model[peer, prefix] = model.get((peer, prefix), 0) + 1 if counted else 1
         elif op == "remove":
             subs.remove(prefix, peer)
             if model.get((peer, prefix)):

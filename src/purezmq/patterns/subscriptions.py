@@ -3,18 +3,22 @@
 Subscriptions are kept as ``prefix -> {peer: count}`` plus the set of distinct prefix
 lengths in use.  Matching a topic looks up ``topic[:n]`` for each length ``n`` in use that
 fits, so a publisher with 100,000 subscriptions of a few different lengths does a few dict
-lookups per message.  Duplicates are counted, as libzmq's trie counts them.
+lookups per message.  A SUB counts its own duplicates, as libzmq's trie does, and tells its
+publishers when the last one goes; a publisher keeps each peer once per prefix (a set, as
+libzmq's mtrie), so a subscription repeated on a reconnect or by an XSUB is not counted twice.
 """
 
 from __future__ import annotations
 
 
 class Subscriptions:
-    """Counted prefix subscriptions, optionally per peer (``peer=None`` for a SUB's own)."""
+    """Prefix subscriptions, optionally per peer (``peer=None`` for a SUB's own); counted, or
+    (``counted=False``) one per peer and prefix however often it is added."""
 
-    __slots__ = ("_subs", "_lengths", "everything")
+    __slots__ = ("_subs", "_lengths", "everything", "counted")
 
-    def __init__(self) -> None:
+    def __init__(self, counted: bool = True) -> None:
+        self.counted = counted
         self._subs: dict[bytes, dict[object, int]] = {}
         self._lengths: dict[int, int] = {}  # prefix length -> number of prefixes
         # The peers of the empty prefix while it is the only one: then every topic matches
@@ -26,7 +30,7 @@ class Subscriptions:
         self.everything = self._subs[b""] if len(lengths) == 1 and 0 in lengths else None
 
     def add(self, prefix: bytes, peer: object = None) -> bool:
-        """Count one subscription; True if ``prefix`` had no subscriber before."""
+        """Add one subscription; True if ``prefix`` had no subscriber before."""
         peers = self._subs.get(prefix)
         if peers is None:
             self._subs[prefix] = {peer: 1}
@@ -34,11 +38,11 @@ class Subscriptions:
             self._lengths[n] = self._lengths.get(n, 0) + 1
             self._prefixes_changed()
             return True
-        peers[peer] = peers.get(peer, 0) + 1
+        peers[peer] = peers.get(peer, 0) + 1 if self.counted else 1
         return False
 
     def remove(self, prefix: bytes, peer: object = None) -> bool:
-        """Uncount one subscription; True if ``prefix`` now has no subscriber at all."""
+        """Remove one subscription; True if ``prefix`` now has no subscriber at all."""
         peers = self._subs.get(prefix)
         if peers is None or peer not in peers:
             return False

@@ -383,7 +383,7 @@ class Pub(Pattern):
     def __init__(self, sock) -> None:
         super().__init__(sock)
         self.dist = Distributor()
-        self.subs = Subscriptions()
+        self.subs = Subscriptions(counted=False)  # a repeated subscription is one (libzmq)
         self.pending: deque = deque()  # subscription messages for XPUB's recv
         self.nodrop = False
         self.shares = True  # new followers of the shared log are allowed (see refresh)
@@ -619,9 +619,10 @@ class XSub(Pattern):
         self.dist.detach(peer)
 
     def subscribe(self, topic: bytes, on: bool) -> None:
+        # As libzmq: every subscription goes out (publishers keep one per peer, and an
+        # XPUB_VERBOSE one reports each), a cancel only when the last of a topic's goes.
         if on:
-            if not self.subs.add(topic):
-                return
+            self.subs.add(topic)
         elif not self.subs.remove(topic):
             return
         item = Subscription(topic, on)

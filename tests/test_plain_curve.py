@@ -60,6 +60,12 @@ class Pair:
         self.zap = zap
         self.events: dict[str, list] = {"client": [], "server": []}
         self._to_server = True  # the client's greeting goes first
+        # Both send signature and major version at once and the rest of the greeting once
+        # they read the other's: swap those heads now, so that each step below moves a
+        # whole greeting or handshake command.
+        heads = self.client.data_to_send(), self.server.data_to_send()
+        self.server.receive_data(heads[0])
+        self.client.receive_data(heads[1])
 
     def deliver(self, to_server: bool) -> bool:
         """Move everything one side has queued to the other; False when nothing was queued."""

@@ -279,12 +279,39 @@ def split_commands(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
+def greeting_of(conn: ZmtpConnection) -> bytes:
+    """The 64-byte ZMTP 3.x greeting ``conn`` sends."""
+    mech = conn.mechanism
+    return make_greeting(mech.name, mech.as_server and mech.name != b"NULL")
+
+
+def split_greeting(conn: ZmtpConnection, data: bytes) -> tuple[bytes, bytes]:
+    """Split what ``conn`` sent into greeting bytes and the rest: the greeting goes in two
+    parts (signature and major version, then the rest once the peer's version is known)."""
+    greeting = greeting_of(conn)
+    head = b""
+    for part in (greeting[:11], greeting[11:]):
+        if data.startswith(part):
+            head += part
+            data = data[len(part) :]
+    return head, data
+
+
+def whole_greeting(conn: ZmtpConnection) -> bytes:
+    """``conn``'s whole greeting, as it sends it to a ZMTP 3.x peer (fed the peer's version)."""
+    data = conn.data_to_send()
+    assert len(data) == 11  # no more before the peer's version is known
+    conn.receive_data(raw_greeting()[:11])
+    return data + conn.data_to_send()
+
+
 def sent_commands(conn: ZmtpConnection, *, greeting: bool = False) -> list[tuple[bytes, bytes]]:
-    """The commands ``conn`` queued, skipping its 64-byte greeting when ``greeting``."""
+    """The commands ``conn`` queued, skipping its greeting (or what is left of it, sent
+    once the peer's version came) when ``greeting``."""
     data = conn.data_to_send()
     if greeting:
-        assert data[:1] == b"\xff" and len(data) >= 64
-        data = data[64:]
+        head, data = split_greeting(conn, data)
+        assert head
     return split_commands(data)
 
 
@@ -303,6 +330,7 @@ __all__ = [
     "MechanismKit",
     "ZmtpError",
     "all_kits",
+    "greeting_of",
     "buffered_bytes",
     "curve_kit",
     "messages",
@@ -317,6 +345,8 @@ __all__ = [
     "raw_ready",
     "sent_commands",
     "split_commands",
+    "split_greeting",
     "traffic_conn",
+    "whole_greeting",
     "zap_allow",
 ]

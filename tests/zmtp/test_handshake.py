@@ -28,6 +28,7 @@ from .helpers import (
     raw_ready,
     sent_commands,
     traffic_conn,
+    whole_greeting,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -181,7 +182,7 @@ def test_every_mechanism_handshakes_in_memory(kit):
 
 # -- greeting --------------------------------------------------------------------------------
 def test_our_greeting():
-    greeting = null_conn("DEALER").data_to_send()
+    greeting = whole_greeting(null_conn("DEALER"))
     assert len(greeting) == 64
     assert greeting[0] == 0xFF and greeting[9] == 0x7F
     assert greeting[10:12] == b"\x03\x01"
@@ -192,14 +193,14 @@ def test_our_greeting():
 
 def test_null_greeting_as_server_is_zero():
     # RFC 37: with NULL the as-server field MUST be zero, even on the binding side.
-    greeting = ZmtpConnection("ROUTER", NullMechanism(as_server=True)).data_to_send()
+    greeting = whole_greeting(ZmtpConnection("ROUTER", NullMechanism(as_server=True)))
     assert greeting[32] == 0
 
 
 def test_plain_server_greeting_sets_as_server():
     kit = plain_kit()
-    assert ZmtpConnection("REP", kit.server()).data_to_send()[32] == 1
-    assert ZmtpConnection("REQ", kit.client()).data_to_send()[32] == 0
+    assert whole_greeting(ZmtpConnection("REP", kit.server()))[32] == 1
+    assert whole_greeting(ZmtpConnection("REQ", kit.client()))[32] == 0
 
 
 def test_greeting_byte_by_byte_then_ready():
@@ -244,23 +245,78 @@ def test_http_request_is_refused_at_once():
         conn.receive_data(b"GET / HTTP/1.1\r\n\r\n")
 
 
-@pytest.mark.parametrize("major", [0, 1, 2])
-def test_old_major_version_fails_at_eleventh_byte(major):
+def test_zmtp10_peer_fails_at_eleventh_byte():
     conn = null_conn("DEALER")
-    head = b"\xff" + bytes(8) + b"\x7f" + bytes((major,))
+    head = b"\xff" + bytes(8) + b"\x7f" + b"\x00"
     for byte in head[:10]:
         assert conn.receive_data(bytes((byte,))) == []
     with pytest.raises(ZmtpError) as info:
         conn.receive_data(head[10:11])  # the 11th byte: no waiting for 64
     assert info.value.kind == "protocol"
-    assert str(major) in info.value.reason
+    assert "0" in info.value.reason
 
 
-def test_zmtp20_greeting_in_one_chunk_fails():
-    # ZMTP 2.0 (RFC 15): signature, revision 1, socket type, then an identity frame.
-    conn = null_conn("DEALER")
+# -- ZMTP 2.0 peers (RFC 15: libzmq 3.x, JeroMQ 0.3) ------------------------------------------
+V2_SIGNATURE = b"\xff" + bytes(7) + b"\x01\x7f"
+
+
+def v2_greeting(type_code: int, identity: bytes = b"", revision: int = 1) -> bytes:
+    """A ZMTP 2.0 greeting: signature, revision, socket type, identity frame."""
+    return V2_SIGNATURE + bytes((revision, type_code, 0, len(identity))) + identity
+
+
+@pytest.mark.parametrize("revision", [1, 2])
+def test_zmtp20_peer_handshakes_in_one_chunk(revision):
+    conn = null_conn("ROUTER", identity=b"r")
+    events = conn.receive_data(v2_greeting(5, b"peer-id", revision) + raw_message([b"a", b"b"]))
+    (ok,) = of_type(events, HandshakeSucceeded)
+    assert ok.peer_properties == {"Socket-Type": b"DEALER", "Identity": b"peer-id"}
+    assert ok.peer_minor_version == 0 and conn.ready
+    assert messages(events) == [[b"a", b"b"]]
+    # Ours: signature and major version, then a ZMTP 2.0 socket type (ROUTER = 6) and our
+    # identity frame instead of the rest of a 3.x greeting.
+    assert conn.data_to_send() == V2_SIGNATURE + b"\x03" + b"\x06\x00\x01r"
+
+
+def test_zmtp20_peer_byte_by_byte():
+    conn = null_conn("PULL")
+    events: list = []
+    for byte in v2_greeting(8) + raw_message([b"hello"]):  # a PUSH, empty identity
+        events += conn.receive_data(bytes((byte,)))
+    (ok,) = of_type(events, HandshakeSucceeded)
+    assert ok.peer_properties["Socket-Type"] == b"PUSH"
+    assert messages(events) == [[b"hello"]]
+
+
+def test_zmtp20_peer_of_an_incompatible_type_fails():
+    with pytest.raises(ZmtpError) as info:
+        null_conn("PULL").receive_data(v2_greeting(7))  # PULL to PULL
+    assert info.value.kind == "protocol"
     with pytest.raises(ZmtpError):
-        conn.receive_data(b"\xff" + bytes(8) + b"\x7f" + b"\x01" + b"\x05" + b"\x00\x00")
+        null_conn("PULL").receive_data(v2_greeting(42))  # no such type
+
+
+def test_zmtp20_peer_is_refused_with_security_or_zap():
+    """ZMTP 2.0 has no security handshake: PLAIN, CURVE or a ZAP check cannot be kept."""
+    with pytest.raises(ZmtpError):
+        ZmtpConnection("REP", plain_kit().server()).receive_data(v2_greeting(3))
+    with pytest.raises(ZmtpError):
+        ZmtpConnection("REP", NULL_ZAP.server()).receive_data(v2_greeting(3))
+
+
+def test_zmtp20_peer_gets_no_heartbeats_and_subscriptions_as_messages():
+    conn = null_conn("SUB", heartbeat_ivl=1.0)
+    conn.receive_data(v2_greeting(1))  # a PUB
+    conn.data_to_send()
+    assert conn.next_timer() is None
+    conn.handle_timer(10.0)
+    assert conn.data_to_send() == b""
+    assert conn.peer_minor == 0  # so the engine frames subscriptions as messages
+
+
+def test_zmtp20_bad_identity_frame_fails():
+    with pytest.raises(ZmtpError):
+        null_conn("PULL").receive_data(V2_SIGNATURE + b"\x01\x08\x04\x00")  # a command?
 
 
 @pytest.mark.parametrize(("major", "minor"), [(3, 2), (3, 255), (4, 0), (255, 255)])

@@ -95,7 +95,7 @@ def test_no_ping_before_handshake():
     assert conn.data_to_send() == b""
     conn.receive_data(raw_greeting(), 6.0)
     conn.handle_timer(8.0)
-    assert [n for n, _ in sent_commands(conn)] == [b"READY"]
+    assert [n for n, _ in sent_commands(conn, greeting=True)] == [b"READY"]
 
 
 def test_no_ping_to_zmtp30_peer():

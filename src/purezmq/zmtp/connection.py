@@ -81,6 +81,13 @@ def _run_unpacker(size: int):
 
 _GREETING, _HANDSHAKE, _TRAFFIC, _CLOSED = range(4)
 
+# ZMTP 2.0 socket-type bytes (RFC 15; XPUB and XSUB as libzmq numbers them).
+_V2_CODES = {
+    "PAIR": 0, "PUB": 1, "SUB": 2, "REQ": 3, "REP": 4, "DEALER": 5, "ROUTER": 6, "PULL": 7,
+    "PUSH": 8, "XPUB": 9, "XSUB": 10,
+}  # fmt: skip
+_V2_TYPES = {code: name for name, code in _V2_CODES.items()}
+
 
 def _message_frame(data: bytes) -> bytes:
     """A CurveZMQ MESSAGE as libzmq frames it: flags 0 (the MORE flag is inside the box)."""
@@ -121,9 +128,11 @@ class ZmtpConnection:
         self.peer_minor = 1
         self.peer_properties: dict[str, bytes] = {}
         self._state = _GREETING
-        self._out: list[bytes] = [
-            make_greeting(mechanism.name, mechanism.as_server and mechanism.name != b"NULL")
-        ]
+        greeting = make_greeting(mechanism.name, mechanism.as_server and mechanism.name != b"NULL")
+        # As libzmq: the signature and major version first, the rest once the peer's version
+        # is known: a ZMTP 2.0 peer (RFC 15; libzmq 3.x, JeroMQ 0.3) gets its own greeting.
+        self._out: list[bytes] = [greeting[:11]]
+        self._greeting_rest: bytes | None = greeting[11:]
         self._buf = b""
         self._big_parts: list[bytes] = []
         self._big_left = 0
@@ -550,8 +559,16 @@ class ZmtpConnection:
             raise ZmtpError("not a ZMTP peer (bad signature)", kind="protocol")
         if n >= 10 and not buf[9] & 1:
             raise ZmtpError("not a ZMTP peer (bad signature)", kind="protocol")
-        if n >= 11 and buf[10] < 3:
-            raise ZmtpError(f"unsupported ZMTP version {buf[10]}", kind="protocol")
+        if n < 11:
+            return buf
+        revision = buf[10]
+        if revision in (1, 2):
+            return self._greeting_v2(buf, events)
+        if revision < 3:
+            raise ZmtpError(f"unsupported ZMTP version {revision}", kind="protocol")
+        if self._greeting_rest is not None:
+            self._out.append(self._greeting_rest)
+            self._greeting_rest = None
         if n < GREETING_SIZE:
             return buf
         self.peer_minor = 0 if buf[11] == 0 and buf[10] == 3 else 1
@@ -567,6 +584,37 @@ class ZmtpConnection:
         self._emit_commands(self.mechanism.start())
         self._check_mechanism(events)
         return buf[GREETING_SIZE:]
+
+    def _greeting_v2(self, buf: bytes, events: list) -> bytes:
+        """A ZMTP 2.0 peer (RFC 15): a socket-type byte and an identity frame follow its
+        revision; no security, no commands, no heartbeats, subscriptions as messages."""
+        mech = self.mechanism
+        if mech.name != b"NULL" or mech.zap_enabled:  # libzmq rejects them too
+            raise ZmtpError("a ZMTP 2.0 peer cannot use security or ZAP", kind="protocol")
+        if self._greeting_rest is not None:
+            self._greeting_rest = None
+            code = _V2_CODES.get(self.socket_type)
+            if code is None:
+                raise ZmtpError(f"{self.socket_type} has no ZMTP 2.0 type", kind="protocol")
+            identity = mech.metadata.get("Identity", b"")
+            self._out.append(bytes((code, 0, len(identity))) + identity)
+        if len(buf) < 14:
+            return buf
+        peer_type = _V2_TYPES.get(buf[11])
+        if peer_type is None or not compatible(self.socket_type, peer_type):
+            raise ZmtpError(f"incompatible ZMTP 2.0 socket type {buf[11]}", kind="protocol")
+        if buf[12] & ~MORE:  # the identity frame: short, final (MORE is tolerated: libzmq)
+            raise ZmtpError("bad ZMTP 2.0 identity frame", kind="protocol")
+        end = 14 + buf[13]
+        if len(buf) < end:
+            return buf
+        props = {"Socket-Type": peer_type.encode(), "Identity": bytes(buf[14:end])}
+        self.peer_minor = 0  # subscriptions travel as messages, as to a ZMTP 3.0 peer
+        self.peer_properties = props
+        self._state = _TRAFFIC
+        self._handshake_deadline = None
+        events.append(HandshakeSucceeded(props, 0, b""))
+        return buf[end:]
 
     def _emit_commands(self, commands) -> None:
         for name, data in commands:

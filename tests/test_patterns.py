@@ -401,6 +401,51 @@ def test_xpub_keeps_one_subscription_per_peer_and_topic(lib):
         context.term()
 
 
+@pytest.mark.parametrize("lib", ["purezmq", "pyzmq"])
+@pytest.mark.parametrize("pub_type", ["PUB", "XPUB"])
+def test_pub_invert_matching_sends_what_no_subscription_matches(lib, pub_type):
+    """INVERT_MATCHING on a publisher: each peer gets the messages none of its subscriptions
+    match (an XSUB, which does not filter, shows what went on the wire; a SUB must invert
+    too).  libzmq (pyzmq) is the reference."""
+    lz = pytest.importorskip("zmq") if lib == "pyzmq" else zmq
+    context = lz.Context()
+    pub = context.socket(getattr(lz, pub_type))
+    pub.setsockopt(lz.INVERT_MATCHING, 1)
+    xsub, sub, everything = (context.socket(t) for t in (lz.XSUB, lz.SUB, lz.XSUB))
+    socks = [pub, xsub, sub, everything]
+    try:
+        pub.bind("tcp://127.0.0.1:*")
+        for s in (xsub, sub, everything):
+            s.rcvtimeo = 5000
+            s.connect(pub.last_endpoint.decode())
+        xsub.send(b"\x01A")
+        sub.setsockopt(lz.INVERT_MATCHING, 1)
+        sub.subscribe(b"A")
+        everything.send(b"\x01")
+        if pub_type == "XPUB":
+            pub.rcvtimeo = 5000
+            assert sorted(pub.recv() for _ in range(2)) == [b"\x01", b"\x01A"]
+        deadline = time.monotonic() + 10
+        while True:  # until all three subscriptions are in (a B- reaches both A-filters)
+            assert time.monotonic() < deadline, "subscriptions never arrived"
+            pub.send(b"B-sync")
+            if xsub.poll(20) and sub.poll(20):
+                break
+        time.sleep(0.1)
+        for s in (xsub, sub):
+            while s.poll(50):
+                s.recv()
+        for topic in (b"A1", b"B1", b"AB", b"C1", b"end"):
+            pub.send(topic)
+        assert [xsub.recv() for _ in range(3)] == [b"B1", b"C1", b"end"]
+        assert [sub.recv() for _ in range(3)] == [b"B1", b"C1", b"end"]
+        assert everything.poll(200) == 0  # subscribed to everything: gets nothing
+    finally:
+        for s in socks:
+            s.close(linger=0)
+        context.term()
+
+
 def test_sub_sends_every_subscribe_and_cancels_at_the_last(ctx, transport, ipc_dir):
     """libzmq's SUB: a repeated subscribe goes out again (an XPUB_VERBOSE sees each), an
     unsubscribe only when its topic's last subscription goes."""

@@ -398,10 +398,18 @@ class Pub(Pattern):
         self.only_log = False
         self.refresh()
 
+    invert = False
+
     def refresh(self) -> None:
         opts = self.sock.options
         self.nodrop = bool(opts.get(C.XPUB_NODROP))
-        self.shares = not opts.get(C.CONFLATE) and opts.get(C.MECHANISM) != C.CURVE
+        invert = bool(opts.get(C.INVERT_MATCHING))
+        # Inverted, a peer subscribed to everything gets nothing: no shared log then.
+        self.shares = not (opts.get(C.CONFLATE) or opts.get(C.MECHANISM) == C.CURVE or invert)
+        if invert != self.invert:
+            self.invert = invert
+            for peer in list(self.dist.peers):
+                self._everything_changed(peer)  # (un)follow the log as ``shares`` says
         if self.log is not None:
             self.log.set_hwm(opts.get(C.SNDHWM))
 
@@ -491,6 +499,10 @@ class Pub(Pattern):
     def send(self, msg: list) -> bool:
         if self.ready:
             self._drain()
+        if self.invert:  # INVERT_MATCHING: to the peers *no* subscription matches (libzmq)
+            matched = self.subs.match_peers(msg)
+            peers = [p for p in self.dist.peers if p not in matched]
+            return not peers or self.dist.send_to(peers, msg, self.nodrop)
         log = self.log
         if log is not None:
             if self.only_log and log.room > 0 and msg.__class__ is bytes and len(msg) < 256:

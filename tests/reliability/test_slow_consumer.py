@@ -63,9 +63,12 @@ class RssProbe:
         return self.peak - self.base
 
 
-def wait_for_handshake(ctx, s) -> None:
+def connect_and_wait_for_handshake(s, ep: str) -> None:
+    """Connect, then wait for the handshake (the monitor goes on first: an event before it
+    would be missed)."""
     mon = s.get_monitor_socket()
-    deadline = time.monotonic() + 5
+    s.connect(ep)
+    deadline = time.monotonic() + 10
     try:
         while time.monotonic() < deadline:
             if mon.poll(100):
@@ -86,8 +89,7 @@ def test_push_gets_again_at_hwm_and_memory_stays_flat(ctx, lib):
         push = ctx.socket(zmq.PUSH)
         push.sndhwm = HWM
         push.sndtimeo = 100
-        push.connect(ep)
-        wait_for_handshake(ctx, push)
+        connect_and_wait_for_handshake(push, ep)
         sent = 0
         # Fill: the sender's pipe, the kernel buffers both ways, the receiver's pipe.
         while True:

@@ -87,3 +87,15 @@ def test_invalid_use_raises_pyzmq_errnos():
         assert info.value.errno == zmq.ENOTSOCK
     finally:
         ctx.term()
+
+
+@pytest.mark.parametrize("lib", [zmq, purezmq], ids=["pyzmq", "purezmq"])
+def test_closed_socket_still_tells_its_type_but_no_option(lib):
+    ctx = lib.Context()
+    sock = ctx.socket(lib.PUSH)
+    sock.close()
+    assert sock.type == lib.PUSH
+    with pytest.raises(lib.ZMQError) as info:
+        sock.getsockopt(lib.LINGER)
+    assert info.value.errno == lib.ENOTSOCK
+    ctx.term()

@@ -491,6 +491,9 @@ def _option_property(option: C.SocketOption) -> property:
     return property(fget, fset, doc=f"The {option.name} socket option.")
 
 
+# As pyzmq's, ``sock.type`` still answers once the socket is closed (its other options don't).
+Socket.type = property(lambda self: self._socket_type, doc="The socket type (zmq.PUSH...).")
+
 for _name, _opt in C.SocketOption.__members__.items():
     for _attr in (_name.lower(), _name):  # pyzmq accepts sock.linger and sock.LINGER
         if not hasattr(Socket, _attr):

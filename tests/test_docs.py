@@ -84,10 +84,20 @@ def _have_nacl() -> bool:
     return True
 
 
+def _have_tornado() -> bool:
+    try:
+        import tornado  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("code", PY_BLOCKS)
 def test_python_block_runs(code, tmp_path):
     if ("curve_" in code or "create_certificates" in code) and not _have_nacl():
         pytest.skip("CURVE example: needs PyNaCl (pip install purezmq[curve])")
+    if "purezmq.eventloop" in code and not _have_tornado():
+        pytest.skip("tornado example: needs tornado (pip install purezmq[eventloop])")
     script = tmp_path / "block.py"
     script.write_text(code, encoding="utf-8")
     try:

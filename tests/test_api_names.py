@@ -99,3 +99,25 @@ def test_closed_socket_still_tells_its_type_but_no_option(lib):
         sock.getsockopt(lib.LINGER)
     assert info.value.errno == lib.ENOTSOCK
     ctx.term()
+
+
+@pytest.mark.parametrize("lib", [zmq, purezmq], ids=["pyzmq", "purezmq"])
+def test_send_tracks_only_uncopied_messages_and_json_is_spaced_as_pyzmq(lib):
+    ctx = lib.Context()
+    a, b = ctx.socket(lib.PAIR), ctx.socket(lib.PAIR)
+    b.rcvtimeo = 5000
+    a.bind("inproc://track-json")
+    b.connect("inproc://track-json")
+    try:
+        assert a.send(b"x", copy=True, track=True) is None  # "track: ignored if copy=True"
+        assert a.send_multipart([b"x"], track=True) is None
+        tracker = a.send(b"x", copy=False, track=True)
+        assert isinstance(tracker, lib.MessageTracker)
+        a.send_json({"x": 1, "y": [1, 2]})
+        assert [b.recv() for _ in range(3)] == [b"x"] * 3
+        assert b.recv() == b'{"x": 1, "y": [1, 2]}'  # json.dumps' default separators
+        tracker.wait(5)
+    finally:
+        a.close(linger=0)
+        b.close(linger=0)
+        ctx.term()

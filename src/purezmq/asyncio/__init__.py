@@ -647,6 +647,7 @@ class Socket(_SyncSocket):
     ) -> Any:
         """Send one frame; a Future that completes when the message is queued."""
         flags = int(flags)
+        track = track and not copy  # as pyzmq: a copied message is not tracked
         try:
             if data.__class__ is not bytes:
                 if isinstance(data, Frame):  # pyzmq sends a Frame's routing id and group
@@ -684,6 +685,7 @@ class Socket(_SyncSocket):
     ) -> Any:
         """Send a whole message; a Future that completes when it is queued."""
         flags = int(flags)
+        track = track and not copy  # as pyzmq: a copied message is not tracked
         if self.pattern.single_part:  # a draft type: one frame (a Frame keeps its routing id)
             parts = list(msg_parts)
             if len(parts) != 1:

@@ -207,7 +207,7 @@ class Socket(SocketBase):
                 group = data.group if group is None else group
             data = _as_bytes(data)
         if routing_id is not None or group is not None:
-            return self._send_addressed(data, flags, routing_id, group, track)
+            return self._send_addressed(data, flags, routing_id, group, track, copy)
         if not flags and not self._tx:
             # The common case, kept short: one frame, blocking.
             if self._mailbox:
@@ -216,7 +216,7 @@ class Socket(SocketBase):
             msg = data if pattern.bare_send else [data]  # one frame travels bare
             if not pattern.send(msg):
                 self.send_msg(msg, 0)
-            return _DONE if track else None
+            return _DONE if track and not copy else None
         flags = int(flags)
         if flags & _SNDMORE:
             if self.pattern.single_part:
@@ -239,21 +239,21 @@ class Socket(SocketBase):
                 raise
         else:
             self.send_msg(data if self.pattern.bare_send else [data], flags)
-        return _DONE if track else None
+        return _DONE if track and not copy else None
 
     def _send_addressed(
-        self, data: bytes, flags: int, routing_id: Any, group: Any, track: bool
+        self, data: bytes, flags: int, routing_id: Any, group: Any, track: bool, copy: bool
     ) -> MessageTracker | None:
         """A send with pyzmq's draft ``routing_id`` / ``group`` (ignored by the other
         socket types, as libzmq ignores them, once checked as ``zmq_msg_set_*`` checks)."""
         msg = addressed(data, routing_id, group)
         if not self.pattern.single_part:
-            return self.send(data, flags, track=track)
+            return self.send(data, flags, copy=copy, track=track)
         flags = int(flags)
         if flags & _SNDMORE:
             raise ZMQError(C.EINVAL)
         self.send_msg(msg, flags)
-        return _DONE if track else None
+        return _DONE if track and not copy else None
 
     def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
@@ -274,7 +274,7 @@ class Socket(SocketBase):
             self._tx.extend(parts)
         else:
             self.send_msg(parts, flags)
-        return _DONE if track else None
+        return _DONE if track and not copy else None
 
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
@@ -293,7 +293,7 @@ class Socket(SocketBase):
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> MessageTracker | None:
         send_kwargs = {k: kwargs.pop(k) for k in ("copy", "track", "routing_id", "group")
                        if k in kwargs}
-        data = json.dumps(obj, separators=(",", ":"), **kwargs).encode("utf-8")
+        data = json.dumps(obj, **kwargs).encode("utf-8")  # pyzmq's spacing: the same bytes
         return self.send(data, flags=flags, **send_kwargs)
 
     def send_serialized(

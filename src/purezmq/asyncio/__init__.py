@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import gc
 import json
 import os
 import pickle
@@ -58,6 +57,7 @@ from typing import Any
 
 from purezmq import constants as C
 from purezmq.asyncio._reactor import LoopReactor
+from purezmq.core import addresses
 from purezmq.core.context import Context as _SyncContext
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ContextTerminated, ZMQError
@@ -200,6 +200,8 @@ class Socket(_SyncSocket):
         self, context: Any = None, socket_type: int = -1, io_loop: Any = None,
         _from_socket: Any = None, **kwargs: Any,
     ) -> None:
+        if kwargs.get("shadow"):
+            return  # __new__ made this view of the shadowed socket (from_socket)
         self._shadow_of = None
         if isinstance(context, _SyncSocket):
             context, _from_socket = None, context
@@ -241,6 +243,12 @@ class Socket(_SyncSocket):
             parent = getattr(super(), "__del__", None)
             if parent is not None:
                 parent()
+
+    @property
+    def underlying(self) -> int:
+        """The shadowed socket's address for a shadow, as pyzmq's (one libzmq socket)."""
+        orig = self._shadow_of
+        return id(orig) if orig is not None else id(self)
 
     @classmethod
     def from_socket(cls, socket: _SyncSocket, io_loop: Any = None) -> Socket:
@@ -828,10 +836,7 @@ class Poller(_SyncPoller):
 
 def _find_context(address: int) -> _SyncContext:
     """The live purezmq context whose ``underlying`` is ``address`` (pyzmq's shadow idiom)."""
-    for obj in gc.get_objects():
-        if isinstance(obj, _SyncContext) and id(obj) == address:
-            return obj
-    raise ZMQError(C.EINVAL, f"no purezmq context at address {address:#x}")
+    return addresses.find(address, _SyncContext, "context")
 
 
 class Context(_SyncContext):

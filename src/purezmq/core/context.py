@@ -16,6 +16,7 @@ from typing import Any
 from warnings import warn
 
 from purezmq import constants as C
+from purezmq.core import addresses
 from purezmq.error import ZMQError
 from purezmq.io.reactor import Reactor
 
@@ -36,7 +37,15 @@ class Context:
     _instance_pid: int | None = None
     _socket_class: Any = None  # set by purezmq.sugar.socket
 
+    def __new__(cls, *args: Any, **kwargs: Any):
+        shadow = kwargs.get("shadow")
+        if shadow and cls.__init__ is Context.__init__:  # (asyncio's makes a new object)
+            return cls.shadow(shadow)
+        return super().__new__(cls)
+
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
+        if kwargs.get("shadow"):
+            return  # __new__ found the context shadowed: it is ready
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_reactor", None)
         object.__setattr__(self, "_sockets", weakref.WeakSet())
@@ -51,6 +60,7 @@ class Context:
         object.__setattr__(self, "sockopts", {})
         object.__setattr__(self, "_ctxopts", {C.IO_THREADS: io_threads, C.MAX_SOCKETS: 1023})
         object.__setattr__(self, "_pid", os.getpid())
+        addresses.register(self)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -197,9 +207,12 @@ class Context:
 
     @classmethod
     def shadow(cls, address: Any):
-        """pyzmq shadows a libzmq context by address; here the address is the context."""
+        """pyzmq shadows a libzmq context by address (``underlying``) or object; here the
+        shadow is the context itself (one object, as a pyzmq shadow is one libzmq context)."""
         if isinstance(address, Context):
             return address
+        if isinstance(address, int):
+            return addresses.find(address, Context, "context")
         raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq contexts")
 
     @classmethod

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 
 from purezmq import constants as C
+from purezmq.core import addresses
 from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
@@ -53,6 +54,7 @@ class SocketBase:
             raise ZMQError(C.EINVAL) from None
         self.ctx = ctx
         self._socket_type = socket_type
+        addresses.register(self)
         self.type_name = pattern_cls.name
         self.options = Options()
         self._ready = ReadyQueue()

@@ -36,7 +36,7 @@ from tornado.log import gen_log
 from purezmq import constants as C
 from purezmq.error import Again, ZMQError
 from purezmq.sugar.poll import Poller
-from purezmq.sugar.socket import Socket
+from purezmq.sugar.socket import Socket, _sync_view
 from purezmq.utils import jsonapi
 
 __all__ = ["ZMQStream"]
@@ -60,43 +60,6 @@ _LINKED = (
     "setsockopt_string",
     "setsockopt_unicode",
 )
-
-
-class _SyncView(Socket):
-    """A base ``purezmq.Socket`` over an async socket's state.
-
-    pyzmq hands a stream made with an async socket a plain-socket shadow of it, so the
-    callbacks get lists of frames rather than futures.  The view shares the async socket's
-    state (its instance dictionary); what the core does with the socket object itself
-    (registering endpoints, closing) goes through the original.
-    """
-
-    __slots__ = ("_orig",)
-    _shadow = True  # garbage-collecting the view must not close the socket
-
-    def bind(self, addr: str) -> _SyncView:
-        self._orig.bind(addr)
-        return self
-
-    def connect(self, addr: str) -> _SyncView:
-        self._orig.connect(addr)
-        return self
-
-    def unbind(self, addr: str) -> None:
-        self._orig.unbind(addr)
-
-    def disconnect(self, addr: str) -> None:
-        self._orig.disconnect(addr)
-
-    def close(self, linger: int | None = None) -> None:
-        self._orig.close(linger)
-
-
-def _sync_view(sock: Socket) -> Socket:
-    view = object.__new__(_SyncView)
-    view.__dict__ = sock.__dict__
-    view._orig = sock
-    return view
 
 
 def _is_async(sock: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from warnings import warn
 
 from purezmq import constants as C
+from purezmq.core import addresses
 from purezmq.core.context import Context
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ZMQBindError, ZMQError
@@ -41,10 +42,17 @@ class Socket(SocketBase):
 
     _shadow = False
 
+    def __new__(cls, *args: Any, shadow: Any = 0, **kwargs: Any):
+        if shadow:
+            return cls.shadow(shadow)
+        return super().__new__(cls)
+
     def __init__(
-        self, ctx_or_socket: Any = None, socket_type: int = 0, *, shadow: int = 0,
+        self, ctx_or_socket: Any = None, socket_type: int = 0, *, shadow: Any = 0,
         copy_threshold: int | None = None,
     ) -> None:
+        if shadow:
+            return  # __new__ found the socket shadowed: it is ready
         if ctx_or_socket is None:
             ctx_or_socket = Context.instance()
         super().__init__(ctx_or_socket, int(socket_type))
@@ -109,10 +117,22 @@ class Socket(SocketBase):
 
     @classmethod
     def shadow(cls, address: Any) -> Socket:
-        """pyzmq shadows a libzmq socket by address; here an address is the socket itself."""
+        """pyzmq shadows a libzmq socket by address (``underlying``) or object: here the
+        socket itself, or a view of it of this class (an asyncio socket over a sync one)."""
         if isinstance(address, SocketBase):
-            return address  # type: ignore[return-value]
-        raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq sockets")
+            orig = address
+        elif isinstance(address, int):
+            orig = addresses.find(address, SocketBase, "socket")
+        else:
+            raise ZMQError(C.EINVAL, "purezmq can only shadow purezmq sockets")
+        if type(orig) is cls or (isinstance(orig, cls) and cls is not Socket):
+            return orig  # type: ignore[return-value]
+        from_socket = getattr(cls, "from_socket", None)  # an async view of a sync socket
+        if from_socket is not None:
+            return from_socket(orig)
+        if cls is Socket:  # a plain, blocking view of an async socket
+            return _sync_view(orig)
+        return orig  # type: ignore[return-value]
 
     def join(self, group: str | bytes) -> None:
         """Join a RADIO-DISH group (DISH only: ``ENOTSUP`` on other types, as libzmq)."""
@@ -489,6 +509,47 @@ def _option_property(option: C.SocketOption) -> property:
         self.setsockopt(option, value)
 
     return property(fget, fset, doc=f"The {option.name} socket option.")
+
+
+class _SyncView(Socket):
+    """A base ``purezmq.Socket`` over an async socket's state.
+
+    What ``purezmq.Socket.shadow(async_sock)`` gives, as pyzmq's (its ZMQStream takes one
+    to get lists of frames rather than futures).  The view shares the async socket's
+    state (its instance dictionary); what the core does with the socket object itself
+    (registering endpoints, closing) goes through the original.
+    """
+
+    __slots__ = ("_orig",)
+    _shadow = True  # garbage-collecting the view must not close the socket
+
+    @property
+    def underlying(self) -> int:
+        return self._orig.underlying
+
+    def bind(self, addr: str) -> _SyncView:
+        self._orig.bind(addr)
+        return self
+
+    def connect(self, addr: str) -> _SyncView:
+        self._orig.connect(addr)
+        return self
+
+    def unbind(self, addr: str) -> None:
+        self._orig.unbind(addr)
+
+    def disconnect(self, addr: str) -> None:
+        self._orig.disconnect(addr)
+
+    def close(self, linger: int | None = None) -> None:
+        self._orig.close(linger)
+
+
+def _sync_view(sock: Socket) -> Socket:
+    view = object.__new__(_SyncView)
+    view.__dict__ = sock.__dict__
+    view._orig = sock
+    return view
 
 
 # As pyzmq's, ``sock.type`` still answers once the socket is closed (its other options don't).

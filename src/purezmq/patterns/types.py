@@ -408,6 +408,10 @@ class Pub(Pattern):
         self.shares = not (opts.get(C.CONFLATE) or opts.get(C.MECHANISM) == C.CURVE or invert)
         if invert != self.invert:
             self.invert = invert
+            if invert:  # bound per instance: the usual send pays nothing for the option
+                self.send = self._send_inverted
+            else:
+                vars(self).pop("send", None)
             for peer in list(self.dist.peers):
                 self._everything_changed(peer)  # (un)follow the log as ``shares`` says
         if self.log is not None:
@@ -499,10 +503,6 @@ class Pub(Pattern):
     def send(self, msg: list) -> bool:
         if self.ready:
             self._drain()
-        if self.invert:  # INVERT_MATCHING: to the peers *no* subscription matches (libzmq)
-            matched = self.subs.match_peers(msg)
-            peers = [p for p in self.dist.peers if p not in matched]
-            return not peers or self.dist.send_to(peers, msg, self.nodrop)
         log = self.log
         if log is not None:
             if self.only_log and log.room > 0 and msg.__class__ is bytes and len(msg) < 256:
@@ -515,6 +515,14 @@ class Pub(Pattern):
             if not peers:
                 return True
         return self.dist.send_to(peers, msg, self.nodrop)
+
+    def _send_inverted(self, msg: list) -> bool:
+        """INVERT_MATCHING: to the peers that *no* subscription of theirs matches (libzmq)."""
+        if self.ready:
+            self._drain()
+        matched = self.subs.match_peers(msg)
+        peers = [p for p in self.dist.peers if p not in matched]
+        return not peers or self.dist.send_to(peers, msg, self.nodrop)
 
     def _send_shared(self, msg, log: FanoutLog) -> bool:
         if log.draining:

@@ -15,7 +15,13 @@ _names = itertools.count()
 
 def context():
     """Fixture body: a context, destroyed with linger 0 afterwards; a hang fails the test."""
-    c = zmq.Context()
+    yield from destroyed_context(zmq)
+
+
+def destroyed_context(lib):
+    """A context of ``lib`` (purezmq or pyzmq), destroyed with linger 0 afterwards; a hang
+    fails the test."""
+    c = lib.Context()
     yield c
     done = threading.Event()
 

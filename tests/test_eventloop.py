@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import threading
 import types
 import warnings
 
 import pytest
 
 pytest.importorskip("tornado")
+from sockhelp import destroyed_context  # noqa: E402
 from tornado.ioloop import IOLoop  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
@@ -43,16 +43,7 @@ def lib(request):
 
 @pytest.fixture
 def ctx(lib):
-    c = lib.zmq.Context()
-    yield c
-    done = threading.Event()
-
-    def destroy() -> None:
-        c.destroy(linger=0)
-        done.set()
-
-    threading.Thread(target=destroy, daemon=True).start()
-    assert done.wait(10), "Context.destroy(linger=0) hung"
+    yield from destroyed_context(lib.zmq)
 
 
 def run(body, timeout: float = 20.0):

@@ -440,6 +440,11 @@ def test_pub_invert_matching_sends_what_no_subscription_matches(lib, pub_type):
         assert [xsub.recv() for _ in range(3)] == [b"B1", b"C1", b"end"]
         assert [sub.recv() for _ in range(3)] == [b"B1", b"C1", b"end"]
         assert everything.poll(200) == 0  # subscribed to everything: gets nothing
+        pub.setsockopt(lz.INVERT_MATCHING, 0)  # and back: plain matching again
+        for topic in (b"A2", b"B2"):
+            pub.send(topic)
+        assert xsub.recv() == b"A2"
+        assert [everything.recv(), everything.recv()] == [b"A2", b"B2"]
     finally:
         for s in socks:
             s.close(linger=0)

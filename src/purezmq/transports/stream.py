@@ -90,7 +90,7 @@ def _os_error(e: OSError) -> ZMQError:
 # The ipc socket files this process listens on, by (st_dev, st_ino): a bind may take over
 # the file of a listener already unbound or closed, whose I/O-thread close is pending.
 _IPC_FILES: dict[tuple[int, int], Listener] = {}
-_IPC_LOCK = threading.RLock()  # held while a path changes hands: bind and its removal
+_IPC_LOCK = threading.Lock()  # held while a path changes hands: bind and its removal
 
 
 class Listener:
@@ -152,15 +152,15 @@ class Listener:
         """Replace a socket file left by a dead process; refuse one somebody listens on.
 
         libzmq unlinks whatever is at the path; this keeps a live listener's socket (that
-        bind fails with EADDRINUSE) and anything that is not a socket (EADDRINUSE too)."""
+        bind fails with EADDRINUSE) and anything that is not a socket (EADDRINUSE too).
+        The caller holds ``_IPC_LOCK``."""
         try:
             st = os.lstat(path)
         except OSError:
             return
         if not stat.S_ISSOCK(st.st_mode):
             return  # bind() fails with EADDRINUSE
-        with _IPC_LOCK:
-            holder = _IPC_FILES.get((st.st_dev, st.st_ino))
+        holder = _IPC_FILES.get((st.st_dev, st.st_ino))
         if holder is not None:  # ours: dead once unbound or its socket closed
             if not (holder.released or holder.closed or holder.owner.closed):
                 raise ZMQError(C.EADDRINUSE)

@@ -608,12 +608,9 @@ class ZmtpConnection:
         end = 14 + buf[13]
         if len(buf) < end:
             return buf
-        props = {"Socket-Type": peer_type.encode(), "Identity": bytes(buf[14:end])}
         self.peer_minor = 0  # subscriptions travel as messages, as to a ZMTP 3.0 peer
-        self.peer_properties = props
-        self._state = _TRAFFIC
-        self._handshake_deadline = None
-        events.append(HandshakeSucceeded(props, 0, b""))
+        props = {"Socket-Type": peer_type.encode(), "Identity": bytes(buf[14:end])}
+        self._traffic_begins(props, b"", events)
         return buf[end:]
 
     def _emit_commands(self, commands) -> None:
@@ -735,12 +732,16 @@ class ZmtpConnection:
                 f"for {self.socket_type}",
                 kind="protocol",
             )
+        self._traffic_begins(props, mech.user_id, events)
+
+    def _traffic_begins(self, props: dict[str, bytes], user_id: bytes, events: list) -> None:
+        """The handshake is done (ZMTP 3.x, or a 2.0 peer's greeting): traffic may flow."""
         self.peer_properties = props
         self._state = _TRAFFIC
         self._handshake_deadline = None
-        if self._hb_ivl > 0 and self.peer_minor >= 1:
+        if self._hb_ivl > 0 and self.peer_minor >= 1:  # no PING to a 3.0 or 2.0 peer
             self._next_ping = self._last_recv + self._hb_ivl
-        events.append(HandshakeSucceeded(props, self.peer_minor, mech.user_id))
+        events.append(HandshakeSucceeded(props, self.peer_minor, user_id))
 
     def zap_reply(
         self, status_code: bytes, status_text: bytes, user_id: bytes, metadata: dict[str, bytes]

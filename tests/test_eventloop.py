@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import threading
 import types
 import warnings
 
@@ -505,3 +506,36 @@ def test_ioloop_module(lib):
     assert mod.PeriodicCallback is tornado.ioloop.PeriodicCallback
     with pytest.warns(DeprecationWarning):
         assert mod.install() is None
+
+
+def test_ioloop_close_all_fds_closes_stream_sockets_so_term_returns(lib):
+    """pyzmq's stream registers its socket with the IOLoop: closing the loop with
+    ``all_fds=True`` closes it, and the context then terminates (no hang at shutdown)."""
+    zmq = lib.zmq
+    c = zmq.Context()
+    io_loop = IOLoop(make_current=False)
+    rep = c.socket(zmq.REP)
+    rep.linger = 0
+    rep.bind(LOCAL)
+    req = c.socket(zmq.REQ)
+    req.linger = 0
+    req.connect(rep.getsockopt(zmq.LAST_ENDPOINT))
+    server = lib.ZMQStream(rep, io_loop)
+    client = lib.ZMQStream(req, io_loop)
+    server.on_recv_stream(lambda stream, msg: stream.send_multipart(msg))
+    replies = []
+
+    def on_reply(msg):
+        replies.append(msg)
+        io_loop.stop()
+
+    client.on_recv(on_reply)
+    client.send(b"ping")
+    io_loop.call_later(GUARD, io_loop.stop)
+    io_loop.start()
+    assert replies == [[b"ping"]]
+    io_loop.close(all_fds=True)
+    assert rep.closed and req.closed
+    done = threading.Event()
+    threading.Thread(target=lambda: (c.term(), done.set()), daemon=True).start()
+    assert done.wait(10), "Context.term() hung after IOLoop.close(all_fds=True)"

@@ -539,3 +539,48 @@ def test_ioloop_close_all_fds_closes_stream_sockets_so_term_returns(lib):
     done = threading.Event()
     threading.Thread(target=lambda: (c.term(), done.set()), daemon=True).start()
     assert done.wait(10), "Context.term() hung after IOLoop.close(all_fds=True)"
+
+
+def test_eventloop_future_sockets_in_tornado_coroutines(lib):
+    """``zmq.eventloop.future``: Future-returning Context / Socket / Poller for tornado."""
+    future = importlib.import_module(f"{lib.zmq.__name__}.eventloop.future")
+    zmq = lib.zmq
+    from tornado import gen
+
+    async def body(io_loop):
+        c = future.Context()
+        try:
+            assert isinstance(c, zmq.Context)
+            assert future.Context.instance() is future.Context.instance()
+            assert future.Context.instance() is not zmq.Context.instance()
+            rep = c.socket(zmq.REP)
+            assert isinstance(rep, future.Socket)
+            rep.linger = 0
+            rep.bind(LOCAL)
+            req = c.socket(zmq.REQ)
+            req.linger = 0
+            req.connect(rep.getsockopt(zmq.LAST_ENDPOINT))
+
+            async def server():
+                msg = await rep.recv_multipart()
+                await rep.send_multipart(msg[::-1])
+
+            task = io_loop.add_future(gen.convert_yielded(server()), lambda f: f.result())
+            del task
+            await req.send_multipart([b"a", b"b"])
+            poller = future.Poller()
+            poller.register(req, zmq.POLLIN)
+            events = await gen.with_timeout(io_loop.time() + GUARD, poller.poll())
+            assert events == [(req, zmq.POLLIN)]
+            assert await req.recv_multipart() == [b"b", b"a"]
+            pending = rep.recv()
+            assert not pending.done()
+            pending.cancel()
+            assert pending.done()
+            req.close()
+            rep.close()
+        finally:
+            c.destroy(linger=0)
+            future.Context.instance().term()
+
+    run(body)

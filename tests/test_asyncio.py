@@ -1048,3 +1048,89 @@ def test_io_on_loop_poller_alone_drives_the_connections():
 
     assert run(main()) == b"polled"
     c.destroy(linger=0)
+
+
+# -- one context, several threads each running its own loop (as pyzmq allows) --------------
+@pytest.mark.parametrize("io_on_loop", [True, False])
+def test_one_context_serves_loops_in_several_threads(io_on_loop):
+    """``Context.instance()``-style sharing: a REP served on one thread's loop, REQs on two
+    other threads' loops, sockets made and connected in each thread; the server's loop
+    ends first and the clients go on (no loop depends on another thread's loop)."""
+    before = set(threading.enumerate())
+    c = zaio.Context(io_on_loop=io_on_loop)
+    rep = c.socket(zmq.REP)
+    rep.linger = 0
+    rep.bind(f"{LOCAL}:*")
+    addr = rep.last_endpoint.decode()
+    served = threading.Event()
+    results: dict = {}
+    errors: list = []
+
+    async def server():
+        for _ in range(2):
+            await rep.send(await rep.recv())
+        served.set()
+
+    async def client(tag: bytes):
+        req = c.socket(zmq.REQ)
+        req.linger = 0
+        req.connect(addr)
+        await req.send(tag)
+        got = [await asyncio.wait_for(req.recv(), 10)]
+        # The server's loop is gone now; this thread's sockets still talk (inproc: no
+        # reactor at all; the pair over tcp: on this thread's loop or an I/O thread).
+        assert served.wait(10)
+        a, b = c.socket(zmq.PAIR), c.socket(zmq.PAIR)
+        a.linger = b.linger = 0
+        a.bind(f"{LOCAL}:*")
+        b.connect(a.last_endpoint.decode())
+        for i in range(20):
+            await b.send(b"%d" % i)
+            got.append(await asyncio.wait_for(a.recv(), 10))
+        for s in (req, a, b):
+            s.close()
+        results[tag] = got
+
+    def thread(coro_fn, *args):
+        try:
+            run(coro_fn(*args))
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=thread, args=(server,))]
+    threads += [threading.Thread(target=thread, args=(client, t)) for t in (b"a", b"b")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert not any(t.is_alive() for t in threads)
+        expected = [b"%d" % i for i in range(20)]
+        assert results == {b"a": [b"a", *expected], b"b": [b"b", *expected]}
+    finally:
+        rep.close()
+        done = threading.Event()
+        threading.Thread(target=lambda: (c.term(), done.set()), daemon=True).start()
+        assert done.wait(10), "term() hung"
+    time.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("purezmq-io")
+                and t not in before], "an I/O thread outlived term()"
+
+
+def test_context_instance_is_shared_by_loop_threads():
+    inst = zaio.Context.instance()
+    seen = []
+
+    def thread():
+        async def main():
+            seen.append(zaio.Context.instance())
+
+        run(main())
+
+    ts = [threading.Thread(target=thread) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert seen == [inst, inst]

@@ -61,6 +61,7 @@ from purezmq.core import addresses
 from purezmq.core.context import Context as _SyncContext
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ContextTerminated, ZMQError
+from purezmq.io.reactor import Reactor
 from purezmq.patterns.draft import addressed
 from purezmq.plumbing.pipe import as_frames
 from purezmq.sugar.frame import _DONE, Frame
@@ -314,7 +315,7 @@ class Socket(_SyncSocket):
         self._aio_scheduled = False  # a handler left on the old loop will never run
         self._aio_loop = running
         self._aio_tid = _get_ident()
-        reactor = self.ctx._reactor
+        reactor = self._io_reactor or self.ctx._reactor
         if reactor is not None and reactor.__class__ is LoopReactor:
             reactor.attach(running)  # io_on_loop: the connections follow to this loop
         return running
@@ -822,7 +823,7 @@ class Poller(_SyncPoller):
         loop = _loop()
         zsocks = [s for s, _ in self.sockets if isinstance(s, SocketBase)]
         for s in zsocks:  # io_on_loop contexts: their connections follow to this loop
-            reactor = s.ctx._reactor
+            reactor = s._io_reactor or s.ctx._reactor
             if reactor is not None and reactor.__class__ is LoopReactor:
                 reactor.attach(loop)
         raw = [(_raw_fd(s), f) for s, f in self.sockets if not isinstance(s, SocketBase)]
@@ -889,6 +890,14 @@ class Context(_SyncContext):
         return bool(self.__dict__.get("_io_on_loop"))
 
     def _get_reactor(self):
+        """The reactor for a socket's connections (asked at its first bind/connect).
+
+        On the loop (``io_on_loop``): the context's :class:`LoopReactor`, which follows
+        the loop running here.  If a loop running in another thread already drives it,
+        the sockets of this thread's loop get an I/O thread instead (one per context,
+        made on demand), so each loop thread's sockets keep working whatever the other
+        loops do (pyzmq's contexts serve every thread).
+        """
         if not self.__dict__.get("_io_on_loop"):
             return super()._get_reactor()
         reactor = self._reactor
@@ -902,8 +911,12 @@ class Context(_SyncContext):
             loop = _get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None:
-            reactor.attach(loop)
+        if loop is not None and not reactor.attach(loop):
+            with self._lock:
+                reactor = self.__dict__.get("_thread_reactor")
+                if reactor is None:
+                    reactor = Reactor()
+                    object.__setattr__(self, "_thread_reactor", reactor)
         return reactor
 
     def term(self) -> None:
@@ -918,6 +931,10 @@ class Context(_SyncContext):
             if reactor.must_pump():
                 reactor.pump(lambda: not self._open)
         super().term()
+        threaded = self.__dict__.get("_thread_reactor")
+        if threaded is not None:
+            threaded.stop()
+            object.__setattr__(self, "_thread_reactor", None)
 
     def __del__(self) -> None:
         if getattr(self, "_shadow_of", None) is None:

@@ -126,8 +126,12 @@ class ZMQStream:
 
     def _attach_reactor(self) -> None:
         sock = self.socket
-        if sock is not None and not sock.closed:
-            sock.ctx._get_reactor()  # attaches an on-loop reactor to the running loop
+        if sock is None or sock.closed:
+            return
+        reactor = sock._io_reactor or sock.ctx._reactor
+        attach = getattr(reactor, "attach", None)  # an on-loop reactor (not an I/O thread)
+        if attach is not None:
+            attach(asyncio.get_running_loop())  # unless another thread's loop drives it
 
     # -- callbacks ---------------------------------------------------------------------
     def on_recv(self, callback: Callable[[list], Any] | None, copy: bool = True) -> None:

@@ -14,7 +14,7 @@ import pytest
 import zmq as pyzmq
 
 import purezmq
-from tests.sockhelp import destroyed_context
+from sockhelp import destroyed_context
 
 _names = itertools.count()
 LIBS = [pytest.param(purezmq, id="purezmq"), pytest.param(pyzmq, id="pyzmq")]

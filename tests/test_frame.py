@@ -12,9 +12,9 @@ import pickle
 
 import pytest
 import zmq as pyzmq
+from sockhelp import destroyed_context
 
 import purezmq
-from sockhelp import destroyed_context
 
 _names = itertools.count()
 LIBS = [pytest.param(purezmq, id="purezmq"), pytest.param(pyzmq, id="pyzmq")]

@@ -69,8 +69,11 @@ def test_frame_made_from_data(lib):
         assert memoryview(f).tobytes() == b"abc"
         assert f.buffer.readonly is False
     assert lib.Frame().bytes == b"" and len(lib.Frame()) == 0
-    with pytest.raises(TypeError):
-        lib.Frame("text")
+    for not_a_buffer in ("text", 5, [1, 2]):
+        with pytest.raises(TypeError):
+            lib.Frame(not_a_buffer)
+    with pytest.raises(BufferError):
+        lib.Frame(memoryview(b"abcd")[::2])
 
 
 def test_frames_compare_by_identity(lib, ctx):

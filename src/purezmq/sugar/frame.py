@@ -64,6 +64,10 @@ class Frame(bytearray):
             data = b""
         elif isinstance(data, str):
             raise TypeError("Str objects not allowed. Only: bytes, buffer interfaces.")
+        elif data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = memoryview(data)  # a buffer only (bytearray would take ints, lists...)
+            if not data.contiguous:
+                raise BufferError("memoryview: underlying buffer is not contiguous")
         bytearray.__init__(self, data)  # one copy of the payload (see the class docstring)
         self._bytes = None  # .bytes, once asked for
         self.more = False

@@ -41,6 +41,13 @@ connections itself when the loop cannot (called in the loop's thread, or after t
 closed), so lingering messages still go out.  The price: every socket of such a context
 does its I/O only while that loop runs, so a blocking call in the loop's thread waits
 for itself.
+
+Several loop threads, one context (as pyzmq allows).  The loop reactor is driven by one
+running loop at a time; a socket used from another thread's loop still works through it
+(its wake-ups reach its own loop with ``call_soon_threadsafe``), and a socket that such a
+thread binds or connects gets the context's I/O thread instead (made on demand: see
+``Context._get_reactor``), so it never depends on another thread's loop.  Each socket
+keeps the reactor of its first bind/connect.
 """
 
 from __future__ import annotations

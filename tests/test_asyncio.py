@@ -1134,3 +1134,57 @@ def test_context_instance_is_shared_by_loop_threads():
     for t in ts:
         t.join(10)
     assert seen == [inst, inst]
+
+
+def test_connections_move_to_a_waiting_loop_when_their_loop_thread_ends():
+    """Sockets connected before any loop ran are driven by the first loop that uses the
+    context; a socket waiting on another thread's loop must not stall when that first
+    loop's thread ends (its connections move to the loop that waits)."""
+    c = zaio.Context(io_on_loop=True)
+    x, y = c.socket(zmq.PAIR), c.socket(zmq.PAIR)  # driven by thread A's loop
+    p, q = c.socket(zmq.PAIR), c.socket(zmq.PAIR)  # used from thread B's loop
+    for s in (x, y, p, q):
+        s.linger = 0
+    for a, b in ((x, y), (p, q)):
+        a.bind(f"{LOCAL}:*")
+        b.connect(a.last_endpoint.decode())
+    a_running, a_done = threading.Event(), threading.Event()
+    got: list = []
+    errors: list = []
+
+    async def loop_a():
+        await y.send(b"a")
+        got.append(await asyncio.wait_for(x.recv(), 10))
+        a_running.set()
+        await asyncio.sleep(0.2)  # B's first exchange goes through this loop
+
+    async def loop_b():
+        assert a_running.wait(10)
+        await q.send(b"b1")
+        got.append(await asyncio.wait_for(p.recv(), 10))
+        assert a_done.wait(10)  # A's loop is gone now
+        await q.send(b"b2")
+        got.append(await asyncio.wait_for(p.recv(), 10))
+
+    def thread(fn, done=None):
+        try:
+            run(fn())
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            if done is not None:
+                done.set()
+
+    ta = threading.Thread(target=thread, args=(loop_a, a_done))
+    tb = threading.Thread(target=thread, args=(loop_b,))
+    try:
+        ta.start()
+        tb.start()
+        ta.join(30)
+        tb.join(30)
+        assert not errors, errors
+        assert got == [b"a", b"b1", b"b2"]
+    finally:
+        for s in (x, y, p, q):
+            s.close()
+        c.term()

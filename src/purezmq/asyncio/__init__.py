@@ -400,6 +400,12 @@ class Socket(_SyncSocket):
             fut._timer = self._aio_loop.call_later(timeo / 1000.0, self._aio_timeout, fut)
         q.append(fut)
         self._aio_pending += 1
+        reactor = self._io_reactor
+        if (reactor is not None and reactor.__class__ is LoopReactor
+                and reactor.loop is not self._aio_loop):
+            # Our connections run on another loop: if that one has stopped (its thread's
+            # asyncio.run ended), nobody would deliver what we wait for: drive them here.
+            reactor.attach(self._aio_loop)
         if not self._aio_watching:
             self._aio_watch()
             # A message (or room) may have come between our attempt and the registration,

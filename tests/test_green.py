@@ -677,3 +677,28 @@ def test_monkey_patched_process(tmp_path, mode, target):
     assert result["threading_patched"] == (mode != "thread=False")
     # Each context's I/O loop runs on an OS thread of its own, never as a greenlet.
     assert result["io_os_threads"] == (2 if mode == "import-first" else 1), result
+
+
+def test_zmq_green_through_the_switch():
+    """With the switch on, ``import zmq.green as zmq`` is purezmq.green, in full."""
+    code = textwrap.dedent("""
+        import purezmq, purezmq.green
+        import zmq.green as zmq
+        import zmq.green.eventloop.zmqstream as zs
+        from zmq.green import Context, Poller, device
+        assert zmq is purezmq.green and Context is purezmq.green.Context
+        assert Poller is purezmq.green.Poller and device is purezmq.green.device
+        import zmq.green.poll as gpoll
+        assert gpoll is zmq.poll and gpoll.__name__ == "purezmq.green.poll"
+        assert zs.ZMQStream.__module__ == "purezmq.green.eventloop.zmqstream"
+        ctx = zmq.Context.instance()
+        s = ctx.socket(zmq.PAIR)
+        assert type(s) is purezmq.green.Socket
+        s.close()
+        ctx.term()
+        print("ok")
+    """)
+    env = dict(os.environ, PUREZMQ_AS_ZMQ="1", PYTHONWARNINGS="ignore::DeprecationWarning")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

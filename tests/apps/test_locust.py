@@ -3,21 +3,25 @@
 locust (https://locust.io) monkey-patches everything with gevent, then talks between its
 master and workers over ``zmq.green`` ROUTER / DEALER sockets (heartbeats, spawn orders,
 stats reports, quit).  Here each process runs through ``purezmq run --`` (one worker
-through the ``PUREZMQ_AS_ZMQ=1`` environment switch instead), the users fire request
-events without touching the network, and the test checks that every process exits 0,
-that the master's statistics hold the workers' requests, and, through a report each
-process writes when it loads the locustfile, that its ``zmq`` really was purezmq.
+through the ``PUREZMQ_AS_ZMQ=1`` environment switch instead); half the users fire request
+events without touching the network, half get a page from the test's own HTTP server on
+127.0.0.1 (through gevent's patched sockets, next to purezmq's), and the test checks
+that every process exits 0, that the master's statistics hold the workers' requests, and,
+through a report each process writes when it loads the locustfile, that its ``zmq``
+really was purezmq.
 """
 
 from __future__ import annotations
 
 import csv
+import http.server
 import importlib.util
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +36,7 @@ import json
 import os
 import sys
 
-from locust import User, constant, task
+from locust import HttpUser, User, constant, task
 
 report_dir = os.environ.get("PUREZMQ_LOCUST_REPORT")
 if report_dir:
@@ -51,6 +55,16 @@ if report_dir:
         }, f)
 
 
+class Web(HttpUser):
+    """A user of the test's own HTTP server on 127.0.0.1 (locust's --host)."""
+
+    wait_time = constant(0.02)
+
+    @task
+    def hello(self):
+        self.client.get("/hello")
+
+
 class Dummy(User):
     """A user whose task fires a request event and touches no network."""
 
@@ -63,6 +77,21 @@ class Dummy(User):
             exception=None, context={},
         )
 '''
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    count = 0
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).count += 1
+        body = b"hello"
+        self.send_response(200 if self.path == "/hello" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
 
 
 def _free_port() -> int:
@@ -83,7 +112,10 @@ def test_locust_master_and_workers(tmp_path: Path):
     env = dict(os.environ, PUREZMQ_LOCUST_REPORT=str(reports), PYTHONUNBUFFERED="1")
     env.pop("PUREZMQ_AS_ZMQ", None)
     port = _free_port()
-    common = ["-f", str(tmp_path / "locustfile.py")]
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    common = ["-f", str(tmp_path / "locustfile.py"),
+              "--host", f"http://127.0.0.1:{web.server_address[1]}"]
     master_cmd = _purezmq_run(
         *common, "--master", "--headless", "-u", "6", "-r", "6", "-t", "5s",
         "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
@@ -108,6 +140,8 @@ def test_locust_master_and_workers(tmp_path: Path):
         for name, proc in procs.items():
             codes[name] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
+        web.shutdown()
+        web.server_close()
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
@@ -131,7 +165,12 @@ def test_locust_master_and_workers(tmp_path: Path):
     dummy = rows[("DUMMY", "noop")]
     assert int(dummy["Request Count"]) > 100, rows
     assert int(dummy["Failure Count"]) == 0, rows
-    assert int(rows[("", "Aggregated")]["Request Count"]) == int(dummy["Request Count"])
+    hello = rows[("GET", "/hello")]
+    assert int(hello["Request Count"]) > 20, rows
+    assert int(hello["Failure Count"]) == 0, rows
+    assert _Hello.count >= int(hello["Request Count"])  # served here, counted there
+    assert int(rows[("", "Aggregated")]["Request Count"]) == (
+        int(dummy["Request Count"]) + int(hello["Request Count"]))
 
     # Every process (master, both workers) ran locust's zmq.green on purezmq.
     found = [json.loads(p.read_text()) for p in reports.glob("*.json")]

@@ -702,3 +702,40 @@ def test_zmq_green_through_the_switch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_greenlets_sharing_a_socket(ctx):
+    """A recv in one greenlet and a send in another wait on one socket at once (as
+    pyzmq's green sockets allow); two receivers on one socket each get a message."""
+    dealer = ctx.socket(gzmq.DEALER)
+    dealer.sndhwm = 1
+
+    def receive():
+        return dealer.recv()
+
+    def send():
+        dealer.send(b"request")  # no peer yet: it waits
+        return "sent"
+
+    recv_g, send_g = gevent.spawn(receive), gevent.spawn(send)
+    gevent.sleep(0.05)
+    assert not recv_g.ready() and not send_g.ready()
+    router = ctx.socket(gzmq.ROUTER)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    dealer.connect(f"tcp://127.0.0.1:{port}")
+    with gevent.Timeout(10):
+        ident, body = router.recv_multipart()
+        assert body == b"request" and send_g.get() == "sent"
+        router.send_multipart([ident, b"reply"])
+        assert recv_g.get() == b"reply"
+
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind("inproc://green-shared")
+    push = ctx.socket(gzmq.PUSH)
+    push.connect("inproc://green-shared")
+    receivers = [gevent.spawn(pull.recv) for _ in range(3)]
+    gevent.sleep(0.05)
+    for i in range(3):
+        push.send(b"%d" % i)
+    gevent.joinall(receivers, timeout=10, raise_error=True)
+    assert sorted(g.value for g in receivers) == [b"0", b"1", b"2"]

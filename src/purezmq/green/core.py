@@ -41,8 +41,19 @@ class _Socket(_OriginalSocket):
             self._waiter = GreenWaiter()
 
     def _block(self, attempt, timeo: int, host: bool = False):
-        # Never a hosted read: it sleeps in poll(), which would stop every greenlet.
-        return super()._block(attempt, timeo, False)
+        # One waiter per blocked greenlet: a recv in one greenlet and a send in another
+        # may wait on the same socket at once (a waiter is cleared by its waiting call, so
+        # two calls sharing one could lose a wake-up).  The core's _block takes
+        # self._waiter as it starts, before it can yield.
+        waiter = self._waiter
+        if waiter.busy:
+            waiter = self._waiter = GreenWaiter()
+        waiter.busy = True
+        try:
+            # Never a hosted read: it sleeps in poll(), which would stop every greenlet.
+            return super()._block(attempt, timeo, False)
+        finally:
+            waiter.busy = False
 
     def poll(self, timeout: int | None = None, flags: int = C.POLLIN) -> int:
         if self.closed:

@@ -16,9 +16,10 @@ class GreenWaiter:
     last ``clear`` makes ``wait`` return at once.
     """
 
-    __slots__ = ("_hub", "_async", "_woken", "_waiting")
+    __slots__ = ("_hub", "_async", "_woken", "_waiting", "busy")
 
     def __init__(self) -> None:
+        self.busy = False  # a blocking call is using it (see purezmq.green.core)
         self._hub: Any = None
         self._async: Any = None  # an async watcher of _hub's loop, made on first wait
         self._woken = False

@@ -739,3 +739,36 @@ def test_greenlets_sharing_a_socket(ctx):
         push.send(b"%d" % i)
     gevent.joinall(receivers, timeout=10, raise_error=True)
     assert sorted(g.value for g in receivers) == [b"0", b"1", b"2"]
+
+
+PLAIN_LIBS = [pytest.param(purezmq, id="purezmq")]
+if pyzmq_green is not None:
+    import zmq as _pyzmq
+
+    PLAIN_LIBS.append(pytest.param(_pyzmq, id="pyzmq"))
+
+
+@pytest.mark.parametrize("lib", PLAIN_LIBS)
+def test_fd_and_events_in_gevents_hub(lib):
+    """The do-it-yourself way pyzmq's green module works: wait for the FD in the hub, then
+    read EVENTS (which resets the FD's edge) until it shows POLLIN."""
+    from gevent.socket import wait_read
+
+    ctx = lib.Context()
+    try:
+        a = ctx.socket(lib.PULL)
+        port = a.bind_to_random_port("tcp://127.0.0.1")
+        b = ctx.socket(lib.PUSH)
+        b.connect(f"tcp://127.0.0.1:{port}")
+        gevent.spawn_later(0.05, b.send, b"edge")
+        ticker = Ticker()
+        fd = a.getsockopt(lib.FD)
+        with gevent.Timeout(10):
+            while not a.getsockopt(lib.EVENTS) & lib.POLLIN:
+                wait_read(fd)
+        assert a.recv(lib.NOBLOCK) == b"edge"
+        assert ticker.stop() > 3
+        a.close(0)
+        b.close(0)
+    finally:
+        ctx.term()

@@ -772,3 +772,37 @@ def test_fd_and_events_in_gevents_hub(lib):
         b.close(0)
     finally:
         ctx.term()
+
+
+@pytest.mark.filterwarnings("ignore:zmq.eventloop.ioloop is deprecated:DeprecationWarning")
+def test_green_zmqstream(ctx):
+    """zmq.green.eventloop.zmqstream over a green socket, on a tornado loop."""
+    pytest.importorskip("tornado")
+    import asyncio
+
+    from purezmq.green.eventloop.zmqstream import ZMQStream
+
+    a = ctx.socket(gzmq.PAIR)
+    port = a.bind_to_random_port("tcp://127.0.0.1")
+    b = ctx.socket(gzmq.PAIR)
+    b.connect(f"tcp://127.0.0.1:{port}")
+    got = []
+
+    async def main():
+        done = asyncio.get_running_loop().create_future()
+        stream = ZMQStream(a)  # the loop: IOLoop.instance(), the running one
+
+        def on_recv(msg):
+            got.append(msg)
+            if len(got) == 3:
+                done.set_result(None)
+
+        stream.on_recv(on_recv)
+        for i in range(3):
+            b.send(b"m%d" % i)
+        await asyncio.wait_for(done, 10)
+        stream.close()
+
+    asyncio.run(main())
+    assert got == [[b"m0"], [b"m1"], [b"m2"]]
+    b.close(0)

@@ -806,3 +806,11 @@ def test_green_zmqstream(ctx):
     asyncio.run(main())
     assert got == [[b"m0"], [b"m1"], [b"m2"]]
     b.close(0)
+
+
+def test_without_gevent_the_import_names_the_extra():
+    code = ("import sys; sys.modules['gevent'] = None\n"
+            "try:\n    import purezmq.green\nexcept ImportError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert "pip install 'purezmq[green]'" in proc.stdout, proc.stdout + proc.stderr

@@ -1077,8 +1077,8 @@ def test_one_context_serves_loops_in_several_threads(io_on_loop):
         req.connect(addr)
         await req.send(tag)
         got = [await asyncio.wait_for(req.recv(), 10)]
-        # The server's loop is gone now; this thread's sockets still talk (inproc: no
-        # reactor at all; the pair over tcp: on this thread's loop or an I/O thread).
+        # Block this loop until the server's loop is gone (nothing of the others may
+        # run on it); then this thread's sockets still talk, on this loop.
         assert served.wait(10)
         a, b = c.socket(zmq.PAIR), c.socket(zmq.PAIR)
         a.linger = b.linger = 0

@@ -42,12 +42,12 @@ closed), so lingering messages still go out.  The price: every socket of such a 
 does its I/O only while that loop runs, so a blocking call in the loop's thread waits
 for itself.
 
-Several loop threads, one context (as pyzmq allows).  The loop reactor is driven by one
-running loop at a time; a socket used from another thread's loop still works through it
-(its wake-ups reach its own loop with ``call_soon_threadsafe``), and a socket that such a
-thread binds or connects gets the context's I/O thread instead (made on demand: see
-``Context._get_reactor``), so it never depends on another thread's loop.  Each socket
-keeps the reactor of its first bind/connect.
+Several loop threads, one context (as pyzmq allows).  The context has one loop reactor
+per event loop (see ``Context._get_reactor``): a socket's connections run on the loop
+that was running where it was first bound or connected, so a thread's loop never waits
+for another's.  A reactor is driven by one running loop at a time; a socket used from
+another thread's loop still works through it (its wake-ups reach its own loop with
+``call_soon_threadsafe``), and takes it over when the loop driving it has stopped.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ from purezmq.core import addresses
 from purezmq.core.context import Context as _SyncContext
 from purezmq.core.socket import SocketBase
 from purezmq.error import Again, ContextTerminated, ZMQError
-from purezmq.io.reactor import Reactor
 from purezmq.patterns.draft import addressed
 from purezmq.plumbing.pipe import as_frames
 from purezmq.sugar.frame import _DONE, Frame
@@ -905,49 +904,62 @@ class Context(_SyncContext):
     def _get_reactor(self):
         """The reactor for a socket's connections (asked at its first bind/connect).
 
-        On the loop (``io_on_loop``): the context's :class:`LoopReactor`, which follows
-        the loop running here.  If a loop running in another thread already drives it,
-        the sockets of this thread's loop get an I/O thread instead (one per context,
-        made on demand), so each loop thread's sockets keep working whatever the other
-        loops do (pyzmq's contexts serve every thread).
+        On the loop (``io_on_loop``), one :class:`LoopReactor` per event loop: a socket
+        bound or connected while a loop runs has its connections on that loop, so loops
+        in different threads never wait for each other (pyzmq's contexts serve every
+        thread).  Sockets bound or connected with no loop running share one more
+        reactor, which follows the first loop that uses one of them.
         """
         if not self.__dict__.get("_io_on_loop"):
             return super()._get_reactor()
-        reactor = self._reactor
-        if reactor is None:
-            with self._lock:
-                reactor = self._reactor
-                if reactor is None:
-                    reactor = LoopReactor()
-                    object.__setattr__(self, "_reactor", reactor)
         try:
             loop = _get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None and not reactor.attach(loop):
-            with self._lock:
-                reactor = self.__dict__.get("_thread_reactor")
-                if reactor is None:
-                    reactor = Reactor()
-                    object.__setattr__(self, "_thread_reactor", reactor)
+        d = self.__dict__
+        with self._lock:
+            unbound = d.get("_unbound_reactor")
+            if loop is None or (unbound is not None and unbound.loop is loop):
+                if unbound is None:
+                    unbound = d["_unbound_reactor"] = self._new_reactor()
+                return unbound
+            per_loop = d.setdefault("_loop_reactors", {})
+            reactor = per_loop.get(loop)
+            if reactor is None:
+                for old in [lp for lp in per_loop if lp.is_closed()]:
+                    del per_loop[old]  # its reactor lives on in its sockets (and for term)
+                reactor = per_loop[loop] = self._new_reactor()
+        reactor.attach(loop)
+        return reactor
+
+    def _new_reactor(self) -> LoopReactor:
+        reactor = LoopReactor()
+        self.__dict__.setdefault("_all_reactors", []).append(reactor)
+        if self._reactor is None:  # the base class's view: the context has a reactor
+            object.__setattr__(self, "_reactor", reactor)
         return reactor
 
     def term(self) -> None:
-        reactor = self._reactor
-        if isinstance(reactor, LoopReactor) and not self._closed:
-            # Mark terminated and wake the sockets as the core does, then, if no loop will
-            # drive the connections while we wait (we are in its thread, or it is gone),
-            # drive them here until every closed socket has finished lingering.
+        reactors = self.__dict__.get("_all_reactors") or []
+        if reactors and not self._closed:
+            # Mark terminated and wake the sockets as the core does, then, for each
+            # reactor no loop will drive while we wait (we are in its loop's thread, or
+            # the loop is gone), drive it here until its closed sockets have finished
+            # lingering.
             object.__setattr__(self, "_terminated", True)
             for sock in list(self._sockets):
                 sock._notify()
-            if reactor.must_pump():
-                reactor.pump(lambda: not self._open)
+            for reactor in reactors:
+                if reactor.must_pump():
+                    reactor.pump(lambda r=reactor: not any(
+                        s._io_reactor is r for s in list(self._open)
+                    ))
         super().term()
-        threaded = self.__dict__.get("_thread_reactor")
-        if threaded is not None:
-            threaded.stop()
-            object.__setattr__(self, "_thread_reactor", None)
+        for reactor in reactors:
+            reactor.stop()
+        self.__dict__.pop("_all_reactors", None)
+        self.__dict__.pop("_loop_reactors", None)
+        self.__dict__.pop("_unbound_reactor", None)
 
     def __del__(self) -> None:
         if getattr(self, "_shadow_of", None) is None:

@@ -1188,3 +1188,47 @@ def test_connections_move_to_a_waiting_loop_when_their_loop_thread_ends():
         for s in (x, y, p, q):
             s.close()
         c.term()
+
+
+# -- shutdown: nothing of the library keeps a finished process alive ---------------------------
+_EXIT_SCRIPT = """
+import asyncio, sys
+import {lib} as zmq, {lib}.asyncio as zaio
+ctx = zmq.Context()
+push = ctx.socket(zmq.PUSH)             # LINGER -1, a message queued for nobody
+push.connect("tcp://127.0.0.1:9")
+push.send(b"stuck")
+inst = zmq.Context.instance()
+pull = inst.socket(zmq.PULL)
+pull.bind("tcp://127.0.0.1:*")
+
+kept = []  # referenced until exit (a context collected mid-program is another story)
+
+async def main():
+    for io_on_loop in ({flags}):
+        actx = zaio.Context(**({{"io_on_loop": io_on_loop}} if io_on_loop is not None else {{}}))
+        s = actx.socket(zmq.DEALER)
+        s.connect("tcp://127.0.0.1:9")
+        await s.send(b"stuck too")
+        kept.append((actx, s))
+asyncio.run(main())
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("lib", ["purezmq", "zmq"])
+def test_unterminated_contexts_do_not_keep_the_process_alive(lib):
+    """Contexts never terminated, sockets never closed, messages that can never go out:
+    the interpreter still exits when the program is done (as with pyzmq)."""
+    import subprocess
+    import sys
+
+    if lib == "zmq":
+        pytest.importorskip("zmq")
+    flags = "True, False" if lib == "purezmq" else "None,"
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT.format(lib=lib, flags=flags)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "done\n"

@@ -1,0 +1,24 @@
+// Bundle jszmq for the browser (an IIFE exposing `window.jszmq`) with esbuild.
+// Usage: node bundle.js OUTFILE.  jszmq's listener imports Node's http/https/net/url,
+// which a browser never uses (it cannot bind): they become empty modules.
+'use strict'
+const esbuild = require('esbuild')
+
+const emptyBuiltins = {
+  name: 'empty-node-builtins',
+  setup (build) {
+    build.onResolve({ filter: /^(http|https|net|url|ws)$/ }, (args) => ({ path: args.path, namespace: 'empty' }))
+    build.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'module.exports = {}' }))
+  }
+}
+
+esbuild.build({
+  stdin: { contents: "window.jszmq = require('jszmq')", resolveDir: process.cwd() },
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  outfile: process.argv[2],
+  define: { global: 'window' },
+  plugins: [emptyBuiltins],
+  logLevel: 'warning'
+}).catch((e) => { console.error(e); process.exit(1) })

@@ -144,6 +144,7 @@ def _bundle() -> str:
         cwd=os.path.dirname(modules),
         capture_output=True,
         text=True,
+        env=node_env(),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -1,6 +1,7 @@
 // Bundle jszmq for the browser (an IIFE exposing `window.jszmq`) with esbuild.
 // Usage: node bundle.js OUTFILE.  jszmq's listener imports Node's http/https/net/url,
-// which a browser never uses (it cannot bind): they become empty modules.
+// which a browser never uses (it cannot bind): they become empty modules.  Its Node
+// polyfills (util, assert) look at `process`: a minimal one is defined first.
 'use strict'
 const esbuild = require('esbuild')
 
@@ -19,6 +20,10 @@ esbuild.build({
   format: 'iife',
   outfile: process.argv[2],
   define: { global: 'window' },
+  banner: {
+    js: 'var process = { env: {}, browser: true, version: "", versions: {}, ' +
+      'nextTick: function (f) { var a = [].slice.call(arguments, 1); setTimeout(function () { f.apply(null, a) }, 0) } };'
+  },
   plugins: [emptyBuiltins],
   logLevel: 'warning'
 }).catch((e) => { console.error(e); process.exit(1) })

@@ -77,6 +77,12 @@ def has(capability: str) -> bool:
         except ImportError:
             return False
         return True
+    if capability in ("ws", "wss"):  # transports/ws.py: the optional wsproto package
+        try:
+            import wsproto  # noqa: F401
+        except ImportError:
+            return False
+        return True
     return False
 
 

@@ -228,6 +228,8 @@ def parse(endpoint: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
         return Endpoint(transport, address, pgm.group, pgm.port, pgm.family)
     if transport in ("ws", "wss"):  # host:port as tcp, then the path (transports/ws.py)
         hostport, slash, path = address.partition("/")
+        if not hostport:
+            raise ZMQError(C.EINVAL)
         ep = parse_tcp(hostport, bind=bind, ipv6=ipv6)
         ep.transport = transport
         ep.address = address

@@ -96,14 +96,18 @@ class WsEngine(StreamEngine):
 
         inner = super()._make_connection(now)
         spec = self.session if self.session is not None else self.listener
+        opts = self.owner.options
+        timeout = opts.get(C.HEARTBEAT_TIMEOUT)
         return ZwsConnection(
             inner,
             client=self.session is not None,
             host=_hostport(spec.ep),
             path=spec.ep.path,
-            maxmsgsize=self.owner.options.get(C.MAXMSGSIZE),
+            maxmsgsize=opts.get(C.MAXMSGSIZE),
             tls=spec.tls_context,
             server_hostname=spec.server_hostname,
+            heartbeat_ivl=opts.get(C.HEARTBEAT_IVL) / 1000.0,
+            heartbeat_timeout=timeout / 1000.0 if timeout >= 0 else None,
         )
 
     @property

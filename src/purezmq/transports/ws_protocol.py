@@ -121,6 +121,8 @@ class ZwsConnection:
         maxmsgsize: int = -1,
         tls: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        heartbeat_ivl: float = 0.0,
+        heartbeat_timeout: float | None = None,
     ) -> None:
         self.inner = inner
         self.mechanism = inner.mechanism
@@ -139,6 +141,13 @@ class ZwsConnection:
         self._closed = False
         self._now = 0.0
         self._early: list = []
+        # Heartbeats of a bare ZWS2.0 connection (the inner ZMTP 2.0 one has none), as
+        # libzmq: a WebSocket PING every HEARTBEAT_IVL, HEARTBEAT_TIMEOUT to hear anything.
+        self._hb_ivl = heartbeat_ivl
+        self._hb_timeout = heartbeat_ivl if heartbeat_timeout is None else heartbeat_timeout
+        self._bare_heartbeats = False
+        self._next_ping: float | None = None
+        self._ping_deadline: float | None = None
         self._tls: ssl.SSLObject | None = None
         self._tls_ready = True
         if tls is not None:
@@ -171,10 +180,22 @@ class ZwsConnection:
         return self.subprotocol is not None and self.inner.has_output
 
     def next_timer(self) -> float | None:
-        return self.inner.next_timer()  # its handshake deadline covers the upgrade too
+        when = self.inner.next_timer()  # its handshake deadline covers the upgrade too
+        for t in (self._next_ping, self._ping_deadline):
+            if t is not None and (when is None or t < when):
+                when = t
+        return when
 
     def handle_timer(self, now: float) -> None:
         self.inner.handle_timer(now)
+        if self._ping_deadline is not None and now >= self._ping_deadline:
+            raise ZmtpError("heartbeat timed out", kind="timeout")
+        if self._next_ping is not None and now >= self._next_ping:
+            if self._ws.state is ConnectionState.OPEN:
+                self._plain.append(self._ws.send(Ping(b"")))
+            self._next_ping = now + self._hb_ivl
+            if self._ping_deadline is None and self._hb_timeout > 0:
+                self._ping_deadline = now + self._hb_timeout
 
     def close(self) -> None:
         self._closed = True
@@ -287,6 +308,13 @@ class ZwsConnection:
         try:
             ws.receive_data(data)
         except RemoteProtocolError as e:
+            if "Upgrade" in str(e):  # a plain HTTP request: say what this port speaks
+                self._refuse_http(
+                    426,
+                    "this is a ZeroMQ WebSocket endpoint (ZWS 2.0): upgrade to websocket with"
+                    f" subprotocol {' or '.join(self.offered)}",
+                    "Upgrade: websocket\r\n",
+                )
             self._refuse_http(400, f"bad WebSocket upgrade request: {e}")
         zmtp: list[bytes] = []
         failure: ZmtpError | None = None
@@ -335,12 +363,15 @@ class ZwsConnection:
         if self._early:
             events, self._early = self._early, []
         if (zmtp or alive) and self.subprotocol is not None:
+            self._ping_deadline = None
             try:
                 events += self.inner.receive_data(b"".join(zmtp), now)
             except ZmtpError as e:
                 if failure is None:
                     raise
                 events += e.events
+            if self._bare_heartbeats and self._next_ping is None and self.inner.ready:
+                self._next_ping = now + self._hb_ivl
         if failure is not None:
             failure.events = events
             raise failure
@@ -427,6 +458,7 @@ class ZwsConnection:
         if protocol == BARE:
             greeting = b"\xff" + b"\x00" * 8 + b"\x7f\x01" + bytes((_V2_PEER[inner.socket_type],))
             self._skip = 12  # our signature, major version and socket-type byte
+            self._bare_heartbeats = self._hb_ivl > 0
         else:
             peer_server = mech.name != b"NULL" and not mech.as_server
             greeting = make_greeting(mech.name, peer_server)

@@ -175,7 +175,44 @@ def test_client_server_use_zws_null(ctx):
     assert client.recv() == b"re"
 
 
+@pytest.mark.skipif(not zmq.DRAFT_API, reason="draft socket types")
+def test_radio_dish_join_travels_as_a_command(ctx):
+    radio = _sock(ctx, zmq.RADIO)
+    dish = _sock(ctx, zmq.DISH)
+    dish.join("weather")
+    dish.connect(_bind(radio))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        radio.send(b"noise", group="traffic")
+        radio.send(b"sunny", group="weather")
+        if dish.poll(100):
+            break
+    msg = dish.recv(copy=False)
+    assert (msg.group, msg.bytes) == ("weather", b"sunny")
+
+
 # -- mechanisms ---------------------------------------------------------------------------
+
+
+def test_null_with_zap_uses_zws_null_and_can_refuse(ctx):
+    """A NULL server with a ZAP domain cannot take the bare ZWS2.0 (no handshake to
+    authenticate): it picks ZWS2.0/NULL from the client's offer and asks ZAP."""
+    from purezmq.auth.thread import ThreadAuthenticator
+
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    try:
+        auth.deny("127.0.0.1")
+        server = _sock(ctx, zmq.REP, zap_domain=b"global")
+        mon = server.get_monitor_socket()
+        client = _sock(ctx, zmq.REQ)
+        client.connect(_bind(server))
+        client.send(b"let me in")
+        ev = _events(mon, {zmq.EVENT_HANDSHAKE_FAILED_AUTH})[-1]
+        assert ev["value"] == 400
+        assert server.poll(300) == 0
+    finally:
+        auth.stop()
 
 
 def test_plain_with_zap(ctx):

@@ -172,3 +172,59 @@ def test_purezmq_reconnects_to_a_restarted_jszmq_server(ctx):
         assert peer.port() == port
         req.send(b"two")
         assert req.recv() == b"echo:two"
+
+
+# -- what jszmq cannot do is refused clearly ----------------------------------------------
+
+
+def test_jszmq_against_a_plain_server_is_refused(ctx):
+    """jszmq offers only the bare ZWS2.0; a PLAIN server answers 400 and reports it."""
+    rep = _sock(ctx, zmq.REP)
+    rep.plain_server = True
+    mon = rep.get_monitor_socket()
+    rep.bind("ws://127.0.0.1:*/zeromq")
+    ep = rep.getsockopt(zmq.LAST_ENDPOINT).decode()
+    with node_peer({"type": "req", "connect": ep, "mode": "req", "count": 1, "timeout": 3000}):
+        deadline = time.monotonic() + 10
+        events = []
+        while time.monotonic() < deadline:
+            if mon.poll(200):
+                ev = parse_monitor_message(mon.recv_multipart())
+                events.append((ev["event"], ev["value"]))
+                if ev["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                    break
+        assert (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x30000000) in events
+        assert rep.poll(200) == 0
+
+
+# -- wss: jszmq in Node trusting our test CA ----------------------------------------------
+
+
+def test_jszmq_req_over_wss(ctx, tmp_path):
+    import subprocess
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True,
+                       timeout=60)  # fmt: skip
+
+    try:
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=purezmq test CA")  # fmt: skip
+    except FileNotFoundError:
+        pytest.skip("no openssl command")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")  # fmt: skip
+    (tmp_path / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    rep = _sock(ctx, zmq.REP)
+    rep.setsockopt(zmq.WSS_CERT_PEM, (tmp_path / "server.pem").read_bytes())
+    rep.setsockopt(zmq.WSS_KEY_PEM, (tmp_path / "server.key").read_bytes())
+    rep.bind("wss://127.0.0.1:*/secure")
+    ep = rep.getsockopt(zmq.LAST_ENDPOINT).decode()
+    env = {"NODE_EXTRA_CA_CERTS": str(tmp_path / "ca.pem")}
+    with node_peer({"type": "req", "connect": ep, "mode": "req", "count": 2}, env) as peer:
+        for i in range(2):
+            assert rep.recv() == b"req%d" % i
+            rep.send(b"secure:req%d" % i)
+        assert peer.messages() == [[b"secure:req0"], [b"secure:req1"]]

@@ -86,8 +86,8 @@ def node_env() -> dict:
 class NodePeer:
     """A running tests/ws_helpers/jszmq_peer.js; its JSON lines are read on demand."""
 
-    def __init__(self, spec: dict) -> None:
-        env = node_env()
+    def __init__(self, spec: dict, env: dict | None = None) -> None:
+        env = dict(node_env(), **(env or {}))
         self.proc = subprocess.Popen(
             ["node", os.path.join(HERE, "jszmq_peer.js"), json.dumps(spec)],
             stdout=subprocess.PIPE,
@@ -127,8 +127,8 @@ class NodePeer:
 
 
 @contextlib.contextmanager
-def node_peer(spec: dict):
-    peer = NodePeer(spec)
+def node_peer(spec: dict, env: dict | None = None):
+    peer = NodePeer(spec, env)
     try:
         yield peer
     finally:

@@ -566,7 +566,7 @@ which needs more CPU per message, loses more to it than pyzmq.
 More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
 (`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
 and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
-rates).
+rates). The ws rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
 
 ## How it is measured
 
@@ -598,8 +598,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
     ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
-                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, ws-64, ws-1k, lat, fanout, "
-                    "router)")
+                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, ws-64, ws-1k, lat, "
+                    "fanout, router)")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
     ap.add_argument("--peers", type=int, default=0,
                     help="DEALER peers for the memory row (default 10,000; --quick: 1,000)")

@@ -191,6 +191,30 @@ def test_radio_dish_join_travels_as_a_command(ctx):
     assert (msg.group, msg.bytes) == ("weather", b"sunny")
 
 
+def test_asyncio_sockets_over_ws():
+    import asyncio
+
+    import purezmq.asyncio as zaio
+
+    async def main():
+        ctx = zaio.Context()
+        rep = ctx.socket(zmq.REP)
+        req = ctx.socket(zmq.REQ)
+        try:
+            rep.bind("ws://127.0.0.1:*/aio")
+            req.connect(rep.getsockopt(zmq.LAST_ENDPOINT).decode())
+            await req.send_multipart([b"async", b"over ws"])
+            got = await rep.recv_multipart()
+            await rep.send(b"done")
+            return got, await req.recv()
+        finally:
+            rep.close(linger=0)
+            req.close(linger=0)
+            ctx.term()
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ([b"async", b"over ws"], b"done")
+
+
 # -- mechanisms ---------------------------------------------------------------------------
 
 

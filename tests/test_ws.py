@@ -566,8 +566,9 @@ def test_plain_http_client_gets_426(guarded):
 
 @pytest.mark.parametrize(
     "junk",
-    [b"\x00\x01\x02 not http\r\n\r\n", b"POST /zmq HTTP/1.1\r\nHost: x\r\n\r\n", b"GET\r\n\r\n"],
-)
+    [b"\x00\x01\x02 not http\r\n\r\n", b"POST /zmq HTTP/1.1\r\nHost: x\r\n\r\n", b"GET\r\n\r\n",
+     b"GET /zmq HTTP/1.1\r\nX-Huge: " + b"a" * 70000 + b"\r\n\r\n"],
+)  # fmt: skip
 def test_broken_upgrade_gets_400(guarded, junk):
     ep, mon, still_fine = guarded
     s = _raw_connect(ep)
@@ -642,6 +643,43 @@ def test_a_good_raw_zws_peer_is_served(ctx):
     s.close()
     # the server's routing id (empty), then the reply: envelope delimiter, body
     assert got == [b"\x00", b"\x01", b"\x00echo"]
+
+
+def test_client_sees_refusals_and_keeps_retrying(ctx):
+    """A purezmq client told 404 (another path) reports the failed handshake and retries."""
+    rep = _sock(ctx, zmq.REP)
+    ep = _bind(rep, "ws://127.0.0.1:*/right")
+    req = _sock(ctx, zmq.REQ, reconnect_ivl=50)
+    mon = req.get_monitor_socket()
+    req.connect(ep.replace("/right", "/wrong"))
+    ev = _events(mon, {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL})[-1]
+    assert ev["value"] == WS_UNSPECIFIED
+    _events(mon, {zmq.EVENT_CONNECT_RETRIED})
+    _events(mon, {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL})  # again: it keeps trying
+    assert rep.poll(100) == 0
+
+
+def test_zmtp_and_ws_peers_do_not_mix(ctx):
+    """A tcp (ZMTP) client at a ws listener and a ws client at a tcp listener: both sides
+    refuse (HTTP 400 / a bad HTTP reply), report it, and deliver nothing."""
+    ws_rep = _sock(ctx, zmq.REP)
+    ws_mon = ws_rep.get_monitor_socket()
+    ws_ep = _bind(ws_rep)
+    tcp_req = _sock(ctx, zmq.REQ)
+    tcp_req.connect("tcp://" + ws_ep.split("://")[1].split("/")[0])
+    tcp_req.send(b"zmtp")
+    _events(ws_mon, {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL})
+
+    tcp_rep = _sock(ctx, zmq.REP)
+    tcp_rep.bind("tcp://127.0.0.1:*")
+    port = tcp_rep.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1]
+    ws_req = _sock(ctx, zmq.REQ)
+    ws_mon2 = ws_req.get_monitor_socket()
+    ws_req.connect(f"ws://127.0.0.1:{port}/")
+    ws_req.send(b"ws")
+    ev = _events(ws_mon2, {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_DISCONNECTED})[-1]
+    assert ev["event"] in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_DISCONNECTED)
+    assert ws_rep.poll(200) == 0 and tcp_rep.poll(200) == 0
 
 
 def test_slow_upgrade_is_dropped_after_handshake_ivl(ctx):

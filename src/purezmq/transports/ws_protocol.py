@@ -140,6 +140,7 @@ class ZwsConnection:
         self._parts: list[bytes] = []  # the WebSocket message being received
         self._size = 0
         self._closed = False
+        self._head: bytes | None = None if client else b""  # a request's first bytes
         self._now = 0.0
         self._early: list = []
         # Heartbeats of a bare ZWS2.0 connection (the inner ZMTP 2.0 one has none), as
@@ -305,6 +306,14 @@ class ZwsConnection:
             if not data:
                 return []
         self._now = now
+        if self._head is not None:
+            # As libzmq: a request must start with "GET ", so a ZMTP peer or other binary
+            # junk is refused at once rather than waited on until HANDSHAKE_IVL.
+            self._head += data[: 4 - len(self._head)]
+            if not b"GET ".startswith(self._head[:4]):
+                self._refuse_http(400, "not a WebSocket upgrade request (no GET)")
+            if len(self._head) >= 4:
+                self._head = None
         ws = self._ws
         try:
             ws.receive_data(data)

@@ -5,9 +5,7 @@ events), and hostile peers speaking raw HTTP / WebSocket at a listener."""
 from __future__ import annotations
 
 import errno
-import os
 import socket
-import subprocess
 import threading
 import time
 
@@ -15,6 +13,7 @@ import pytest
 
 wsproto = pytest.importorskip("wsproto")
 
+from ws_helpers import make_certificates  # noqa: E402
 from wsproto import ConnectionType, WSConnection  # noqa: E402
 from wsproto.events import (  # noqa: E402
     AcceptConnection,
@@ -291,25 +290,7 @@ def test_curve(ctx):
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
     """A self-signed CA and a server certificate for localhost / 127.0.0.1, made by openssl."""
-    if not _which("openssl"):
-        pytest.skip("no openssl command")
-    d = tmp_path_factory.mktemp("wss")
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=purezmq test CA")  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost")  # fmt: skip
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
-    return {n: (d / n).read_bytes() for n in ("ca.pem", "server.pem", "server.key")}
-
-
-def _which(cmd):
-    return any(os.access(os.path.join(p, cmd), os.X_OK) for p in os.environ["PATH"].split(":"))
+    return make_certificates(tmp_path_factory.mktemp("wss"))
 
 
 def _wss_server(ctx, tls_files, kind=zmq.REP):

@@ -12,7 +12,9 @@ import pytest
 
 pytest.importorskip("wsproto")
 
-from ws_helpers import browser_page, jszmq_bundle, page_server, require_chromium, run_browser  # noqa: E402, I001
+from ws_helpers import (  # noqa: E402, I001
+    browser_page, jszmq_bundle, make_certificates, page_server, require_chromium, run_browser,
+)
 
 import purezmq as zmq  # noqa: E402
 
@@ -113,5 +115,59 @@ def test_browser_sub_req_push_against_purezmq():
             [b"from the browser", b"\x00\x01\x02\xff", b"x" * 100000],
             [b"bye"],
         ]
+    finally:
+        ctx.destroy(linger=0)
+
+
+WSS_PAGE = """
+const req = new jszmq.Req();
+const replies = [];
+req.on('message', (reply) => {
+  replies.push(reply.toString());
+  if (replies.length === 2) { window.__log.push(replies); req.close(); window.__done = true; }
+  else req.send('secret 1');
+});
+req.connect(REP);
+req.send('secret 0');
+"""
+
+
+def test_browser_req_over_wss(tmp_path):
+    """Chromium's own TLS and WebSocket stack against purezmq's wss:// (the page trusts the
+    throw-away CA by ignoring certificate errors: what is tested is TLS and ZWS, not PKI)."""
+    require_chromium()
+    certs = make_certificates(tmp_path)
+    ctx = zmq.Context()
+    try:
+        rep = ctx.socket(zmq.REP)
+        rep.linger = 0
+        rep.setsockopt(zmq.WSS_CERT_PEM, certs["server.pem"])
+        rep.setsockopt(zmq.WSS_KEY_PEM, certs["server.key"])
+        rep.bind("wss://127.0.0.1:*/secure")
+        ep = rep.getsockopt(zmq.LAST_ENDPOINT).decode()
+        pages = {
+            "/jszmq.js": ("application/javascript", jszmq_bundle()),
+            "/": ("text/html; charset=utf-8", browser_page(f"const REP = {ep!r};" + WSS_PAGE)),
+        }
+        seen = []
+
+        def serve() -> None:
+            rep.rcvtimeo = 30000
+            for _ in range(2):
+                try:
+                    q = rep.recv()
+                except zmq.ZMQError:
+                    return
+                seen.append(q)
+                rep.send(b"tls:" + q)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with page_server(pages) as url:
+            result = run_browser(url + "/", timeout_ms=30000, ignore_cert_errors=True)
+        thread.join(5)
+        assert result.get("done"), result
+        assert result["log"] == [["tls:secret 0", "tls:secret 1"]]
+        assert seen == [b"secret 0", b"secret 1"]
     finally:
         ctx.destroy(linger=0)

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("wsproto")
 
-from ws_helpers import node_peer  # noqa: E402
+from ws_helpers import make_certificates, node_peer  # noqa: E402
 
 import purezmq as zmq  # noqa: E402
 from purezmq.utils.monitor import parse_monitor_message  # noqa: E402
@@ -201,25 +201,10 @@ def test_jszmq_against_a_plain_server_is_refused(ctx):
 
 
 def test_jszmq_req_over_wss(ctx, tmp_path):
-    import subprocess
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True,
-                       timeout=60)  # fmt: skip
-
-    try:
-        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=purezmq test CA")  # fmt: skip
-    except FileNotFoundError:
-        pytest.skip("no openssl command")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost")  # fmt: skip
-    (tmp_path / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    certs = make_certificates(tmp_path)
     rep = _sock(ctx, zmq.REP)
-    rep.setsockopt(zmq.WSS_CERT_PEM, (tmp_path / "server.pem").read_bytes())
-    rep.setsockopt(zmq.WSS_KEY_PEM, (tmp_path / "server.key").read_bytes())
+    rep.setsockopt(zmq.WSS_CERT_PEM, certs["server.pem"])
+    rep.setsockopt(zmq.WSS_KEY_PEM, certs["server.key"])
     rep.bind("wss://127.0.0.1:*/secure")
     ep = rep.getsockopt(zmq.LAST_ENDPOINT).decode()
     env = {"NODE_EXTRA_CA_CERTS": str(tmp_path / "ca.pem")}

@@ -196,11 +196,12 @@ def page_server(pages: dict[str, tuple[str, bytes]]):
         server.server_close()
 
 
-def run_browser(url: str, timeout_ms: int = 20000) -> dict:
+def run_browser(url: str, timeout_ms: int = 20000, ignore_cert_errors: bool = False) -> dict:
     """Open ``url`` in headless chromium; the page's ``window.__log`` once ``__done``."""
     require_chromium()
+    extra = ["ignore-cert-errors"] if ignore_cert_errors else []
     proc = subprocess.run(
-        ["node", os.path.join(HERE, "browser_run.js"), url, str(timeout_ms)],
+        ["node", os.path.join(HERE, "browser_run.js"), url, str(timeout_ms), *extra],
         capture_output=True,
         text=True,
         env=dict(node_env(), CHROMIUM=CHROMIUM),
@@ -209,6 +210,31 @@ def run_browser(url: str, timeout_ms: int = 20000) -> dict:
     lines = proc.stdout.strip().splitlines()
     assert lines, f"browser driver printed nothing: {proc.stderr[-2000:]}"
     return json.loads(lines[-1])
+
+
+def make_certificates(directory) -> dict[str, bytes]:
+    """A throw-away CA and a server certificate for localhost / 127.0.0.1 (openssl CLI):
+    ``{"ca.pem", "server.pem", "server.key": PEM bytes}``; skips without openssl."""
+    if shutil.which("openssl") is None:
+        _unavailable("no openssl command")
+    d = str(directory)
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=purezmq test CA")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")  # fmt: skip
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    out = {}
+    for name in ("ca.pem", "server.pem", "server.key"):
+        with open(os.path.join(d, name), "rb") as f:
+            out[name] = f.read()
+    return out
 
 
 def browser_page(script: str) -> bytes:

@@ -1,5 +1,5 @@
 // Open a page in headless chromium (Debian's, through playwright-core) and print what it
-// reports.  Usage: node browser_run.js URL [TIMEOUT_MS].  The page sets `window.__done`
+// reports.  Usage: node browser_run.js URL [TIMEOUT_MS] [ignore-cert-errors].  The page sets `window.__done`
 // when finished; `window.__log` (a JSON-able value) is printed as one JSON line, along with
 // console errors.  Works offline: no browser download, no network but the given URL.
 'use strict'
@@ -16,7 +16,9 @@ async function main () {
   })
   const errors = []
   try {
-    const page = await browser.newPage()
+    // (wss:// tests use a throw-away CA the browser does not know)
+    const context = await browser.newContext({ ignoreHTTPSErrors: process.argv[4] === 'ignore-cert-errors' })
+    const page = await context.newPage()
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
     page.on('pageerror', (e) => errors.push(String(e)))
     await page.goto(url)

@@ -25,4 +25,4 @@ PUREZMQ_WS_NODE_DIR=$(mktemp -d /tmp/purezmq-ws-node.XXXXXX)
 export PUREZMQ_WS_NODE_DIR PUREZMQ_WS_REQUIRED=1
 trap 'rm -rf "$PUREZMQ_WS_NODE_DIR"' EXIT
 timeout 900 python -m pytest -q -p no:cacheprovider \
-  tests/test_ws.py tests/test_ws_jszmq.py tests/test_ws_browser.py tests/test_ws_example.py
+  tests/test_ws.py tests/test_ws_protocol.py tests/test_ws_jszmq.py tests/test_ws_browser.py tests/test_ws_example.py

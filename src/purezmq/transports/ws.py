@@ -117,7 +117,7 @@ class WsEngine(StreamEngine):
 
 
 def _check_type(owner) -> None:
-    if owner._socket_type == C.STREAM:  # raw tcp has no WebSocket form
+    if owner.type_name == "STREAM":  # raw tcp has no WebSocket form
         raise ZMQError(C.ENOCOMPATPROTO)
 
 

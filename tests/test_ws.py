@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 import time
 
@@ -120,6 +121,17 @@ def test_stream_sockets_refuse_ws(ctx):
 
 def test_has_ws():
     assert zmq.has("ws") and zmq.has("wss")
+
+
+def test_without_wsproto_the_error_says_what_to_install(ctx, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wsproto", None)  # import wsproto -> ImportError
+    assert not zmq.has("ws")
+    s = _sock(ctx, zmq.PUB)
+    for method in (s.bind, s.connect):
+        with pytest.raises(zmq.ZMQError) as e:
+            method("ws://127.0.0.1:5555/x")
+        assert e.value.errno == zmq.EPROTONOSUPPORT
+        assert "purezmq[ws]" in str(e.value)
 
 
 # -- socket types -------------------------------------------------------------------------

@@ -94,6 +94,20 @@ def test_endpoints_keep_the_path_and_unbind(ctx):
         rep.unbind(ep)
 
 
+def test_ipv6_endpoint(ctx):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    a = _sock(ctx, zmq.PAIR, ipv6=1)
+    try:
+        ep = _bind(a, "ws://[::1]:*/six")
+    except zmq.ZMQError:
+        pytest.skip("no IPv6 loopback")
+    assert ep.startswith("ws://[::1]:") and ep.endswith("/six")
+    b = _sock(ctx, zmq.PAIR, ipv6=1)
+    b.connect(ep)  # the Host header keeps the brackets
+    _roundtrip(b, a)
+
+
 @pytest.mark.parametrize("url", ["ws://127.0.0.1", "ws://127.0.0.1:port/x", "wss://:5/x",
                                  "ws:///path"])  # fmt: skip
 @pytest.mark.parametrize("method", ["bind", "connect"])

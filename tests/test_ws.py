@@ -201,6 +201,28 @@ def test_client_server_use_zws_null(ctx):
 
 
 @pytest.mark.skipif(not zmq.DRAFT_API, reason="draft socket types")
+@pytest.mark.parametrize("server,client", [("GATHER", "SCATTER"), ("CHANNEL", "CHANNEL")])
+def test_more_draft_types(ctx, server, client):
+    srv = _sock(ctx, getattr(zmq, server))
+    cli = _sock(ctx, getattr(zmq, client))
+    cli.connect(_bind(srv))
+    cli.send(b"draft")
+    assert srv.recv() == b"draft"
+
+
+@pytest.mark.skipif(not zmq.DRAFT_API, reason="draft socket types")
+def test_peer_connect_peer(ctx):
+    a = _sock(ctx, zmq.PEER)
+    b = _sock(ctx, zmq.PEER)
+    rid = b.connect_peer(_bind(a))
+    b.send(b"to a", routing_id=rid)
+    frame = a.recv(copy=False)
+    assert frame.bytes == b"to a"
+    a.send(b"to b", routing_id=frame.routing_id)
+    assert b.recv() == b"to b"
+
+
+@pytest.mark.skipif(not zmq.DRAFT_API, reason="draft socket types")
 def test_radio_dish_join_travels_as_a_command(ctx):
     radio = _sock(ctx, zmq.RADIO)
     dish = _sock(ctx, zmq.DISH)

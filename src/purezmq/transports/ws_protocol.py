@@ -26,7 +26,8 @@ The subprotocol decides what the inner connection believes its peer said first:
     assumed (libzmq does not check either).  This is what jszmq speaks.
 
 Our own greeting bytes are dropped from the inner output.  As libzmq's ws engine does,
-heartbeats are WebSocket PING / PONG control frames rather than ZMTP commands, and
+heartbeats are WebSocket PING / PONG control frames rather than ZMTP commands (a bare
+``ZWS2.0`` connection, whose inner ZMTP 2.0 connection has none, gets them from here), and
 subscriptions are sent as ``\\x01topic`` / ``\\x00topic`` messages.  Errors are
 :class:`ZmtpError` (``PROTOCOL_ERROR_WS_UNSPECIFIED`` during the handshake), after
 queueing an HTTP refusal or a WebSocket close frame for the peer.
@@ -279,10 +280,9 @@ class ZwsConnection:
             if flags & COMMAND:
                 head = bytes(mv[start : start + 10])
                 if head[:5] == b"\x04PING":
-                    out.append(send(Ping(b"")))  # heartbeats are WebSocket control frames
-                    continue
-                if head[:5] == b"\x04PONG":
-                    out.append(send(Pong(b"")))
+                    # Our heartbeats are WebSocket pings (a PONG goes out as it is: it answers
+                    # a peer that sent a ZMTP PING message; WebSocket pings get pongs below).
+                    out.append(send(Ping(b"")))
                     continue
                 if head == b"\x09SUBSCRIBE":  # as libzmq's ws encoder: \x01topic
                     out.append(send(Message(data=b"\x00\x01" + bytes(mv[start + 10 : end]))))

@@ -116,9 +116,15 @@ def test_purezmq_sub_to_jszmq_pub_filters_itself(ctx):
     with node_peer({"type": "pub", "bind": "ws://127.0.0.1:0/feed", "mode": "send",
                     "messages": [["weather", "rain"], ["stocks", "up"]], "interval": 30,
                     "repeat": 0}) as peer:  # fmt: skip
+        port = peer.port()
+        # What jszmq sends to a subscriber of "stocks" (seen through an XSUB): everything.
+        xsub = _sock(ctx, zmq.XSUB)
+        xsub.connect(f"ws://127.0.0.1:{port}/feed")
+        xsub.send(b"\x01stocks")
+        assert {xsub.recv_multipart()[0] for _ in range(6)} == {b"weather", b"stocks"}
         sub = _sock(ctx, zmq.SUB)
         sub.subscribe(b"stocks")
-        sub.connect(f"ws://127.0.0.1:{peer.port()}/feed")
+        sub.connect(f"ws://127.0.0.1:{port}/feed")
         got = [sub.recv_multipart() for _ in range(5)]
     assert got == [[b"stocks", b"up"]] * 5
 

@@ -77,16 +77,20 @@ _V2_PEER = {
 _REASONS = {400: "Bad Request", 404: "Not Found", 426: "Upgrade Required"}
 
 
-def subprotocols(mechanism_name: bytes, socket_type: str, zap_enabled: bool = False) -> list[str]:
+def subprotocols(
+    mechanism_name: bytes, socket_type: str, zap_enabled: bool = False, heartbeats: bool = False
+) -> list[str]:
     """The ZWS subprotocols a socket speaks, in our order of preference.
 
     With NULL the bare ``ZWS2.0`` comes first: jszmq's server takes the first protocol a
-    client offers and speaks only that one (libzmq offers ``ZWS2.0/NULL`` first).  Socket
-    types without a ZMTP 2.0 form (CLIENT, RADIO...) and a ZAP-enabled server need the
-    mechanism."""
+    client offers and speaks only that one (libzmq offers ``ZWS2.0/NULL`` first).  Except
+    with heartbeats: libzmq (4.3.5, and its master in 2026) aborts on a WebSocket ping, or
+    when it sends one, on a bare connection (an assertion that a mechanism exists), so a
+    heartbeating socket offers libzmq's order.  Socket types without a ZMTP 2.0 form
+    (CLIENT, RADIO...) and a ZAP-enabled server need the mechanism."""
     name = mechanism_name.decode()
     if name == "NULL" and socket_type in _V2_PEER and not zap_enabled:
-        return [BARE, "ZWS2.0/NULL"]
+        return ["ZWS2.0/NULL", BARE] if heartbeats else [BARE, "ZWS2.0/NULL"]
     return [f"ZWS2.0/{name}"]
 
 
@@ -133,7 +137,9 @@ class ZwsConnection:
         self.maxmsgsize = maxmsgsize
         self.subprotocol: str | None = None
         mech = inner.mechanism
-        self.offered = subprotocols(mech.name, inner.socket_type, mech.zap_enabled)
+        self.offered = subprotocols(
+            mech.name, inner.socket_type, mech.zap_enabled, heartbeats=heartbeat_ivl > 0
+        )
         self._ws = WSConnection(ConnectionType.CLIENT if client else ConnectionType.SERVER)
         self._plain: list[bytes] = []  # WebSocket bytes for the peer (before TLS)
         self._skip = 0  # our own greeting bytes still to drop from the inner output

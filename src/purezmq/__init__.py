@@ -77,7 +77,7 @@ def has(capability: str) -> bool:
         except ImportError:
             return False
         return True
-    if capability in ("ws", "wss"):  # transports/ws.py: the optional wsproto package
+    if capability in ("ws", "wss", "WS", "WSS"):  # (libzmq answers only "WS" / "WSS")
         try:
             import wsproto  # noqa: F401
         except ImportError:

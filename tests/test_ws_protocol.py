@@ -148,3 +148,12 @@ def test_ping_is_answered_and_counts_as_life():
     assert any(getattr(e, "payload", None) == b"hi" for e in evs)
     assert not any(isinstance(e, BytesMessage) for e in evs)  # nothing but the pong
     assert c.receive_data(server.send(Message(data=b"\x00hello"))) == [b"hello"]
+
+
+def test_client_given_garbage_answers_nothing():
+    c = zws("REQ", True)
+    c.data_to_send()
+    with pytest.raises(ZmtpError) as e:
+        c.receive_data(b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x01NULL" + b"\r\n\r\n")
+    assert e.value.value == 0x30000000
+    assert c.data_to_send() == b""  # no HTTP response goes back to a server

@@ -324,6 +324,10 @@ class ZwsConnection:
         try:
             ws.receive_data(data)
         except RemoteProtocolError as e:
+            if self.client:  # the server's answer is no HTTP upgrade reply
+                raise ZmtpError(
+                    f"bad WebSocket upgrade reply: {e}", kind="protocol", value=WS_UNSPECIFIED
+                ) from None
             if "Upgrade" in str(e):  # a plain HTTP request: say what this port speaks
                 self._refuse_http(
                     426,

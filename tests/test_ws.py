@@ -188,6 +188,34 @@ def test_pub_sub_filters_at_the_publisher(ctx, pub_kind):
     assert sub.recv() == b"a: for you"
 
 
+def test_pub_to_ws_and_tcp_subscribers_at_once(ctx):
+    """A PUB's tcp peers share its pre-encoded ZMTP log (plumbing/fanout.py); its ws peers
+    must not (they need WebSocket frames): both kinds get every message, intact."""
+    pub = _sock(ctx, zmq.PUB, sndhwm=0)
+    ws_ep = _bind(pub)
+    pub.bind("tcp://127.0.0.1:*")
+    tcp_ep = pub.getsockopt(zmq.LAST_ENDPOINT).decode()
+    subs = []
+    for ep in (ws_ep, ws_ep, tcp_ep, tcp_ep):
+        sub = _sock(ctx, zmq.SUB, rcvhwm=0)
+        sub.subscribe(b"")
+        sub.connect(ep)
+        subs.append(sub)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until every subscriber hears the publisher
+        pub.send(b"hello?")
+        if all(s.poll(50) for s in subs):
+            break
+    for s in subs:
+        while s.poll(200):
+            s.recv()
+    msgs = [b"m%d" % i + b"." * (i % 300) for i in range(2000)]
+    for m in msgs:
+        pub.send(m)
+    for s in subs:
+        assert [s.recv() for _ in msgs] == msgs
+
+
 @pytest.mark.skipif(not zmq.DRAFT_API, reason="draft socket types")
 def test_client_server_use_zws_null(ctx):
     server = _sock(ctx, zmq.SERVER)

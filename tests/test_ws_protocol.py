@@ -157,3 +157,15 @@ def test_client_given_garbage_answers_nothing():
         c.receive_data(b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x01NULL" + b"\r\n\r\n")
     assert e.value.value == 0x30000000
     assert c.data_to_send() == b""  # no HTTP response goes back to a server
+
+
+def test_a_ping_flood_gets_one_pong_for_the_latest_ping():
+    s = zws("REP", False, NullMechanism(as_server=False))
+    client = WSConnection(ConnectionType.CLIENT)
+    s.receive_data(client.send(Request(host="h", target="/p", subprotocols=["ZWS2.0"])))
+    client.receive_data(s.data_to_send())
+    list(client.events())
+    s.receive_data(b"".join(client.send(Ping(b"%d" % i)) for i in range(1000)))
+    client.receive_data(s.data_to_send())
+    pongs = [e.payload for e in client.events() if e.__class__.__name__ == "Pong"]
+    assert pongs == [b"999"]

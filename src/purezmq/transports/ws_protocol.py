@@ -147,6 +147,8 @@ class ZwsConnection:
         self._parts: list[bytes] = []  # the WebSocket message being received
         self._size = 0
         self._closed = False
+        self._pong_at: int | None = None  # where our unsent pong is in _plain
+        self._pong_bytes = b""
         self._head: bytes | None = None if client else b""  # a request's first bytes
         self._now = 0.0
         self._early: list = []
@@ -348,7 +350,7 @@ class ZwsConnection:
                 elif cls is Ping:
                     alive = True
                     if ws.state is ConnectionState.OPEN:
-                        self._plain.append(ws.send(ev.response()))
+                        self._pong(ev)
                 elif cls is Pong:
                     alive = True
                 elif cls is Request:
@@ -396,6 +398,19 @@ class ZwsConnection:
             failure.events = events
             raise failure
         return events
+
+    def _pong(self, ping: Ping) -> None:
+        """Answer a ping.  A peer that floods pings and reads nothing gets one pong, for its
+        latest ping (RFC 6455 5.5.3 allows it), not a queue that grows without bound."""
+        pong = self._ws.send(ping.response())
+        plain = self._plain
+        at = self._pong_at
+        if at is not None and at < len(plain) and plain[at] is self._pong_bytes:
+            plain[at] = pong
+        else:
+            self._pong_at = len(plain)
+            plain.append(pong)
+        self._pong_bytes = pong
 
     def zap_reply(self, status_code, status_text, user_id, meta) -> list:
         return self.inner.zap_reply(status_code, status_text, user_id, meta)

@@ -1232,3 +1232,72 @@ def test_unterminated_contexts_do_not_keep_the_process_alive(lib):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "done\n"
+
+
+def test_zap_serves_plain_servers_on_loops_in_two_threads(monkeypatch):
+    """ZAP with connections on two threads' loops: each server's handshakes are
+    authenticated (its engine on its own loop, the ZAP client on the first one's), and
+    every verdict reaches its engine on the engine's own thread."""
+    from purezmq.auth.thread import ThreadAuthenticator
+    from purezmq.io.engine import StreamEngine
+
+    wrong_thread: list = []
+    real_reply = StreamEngine.zap_reply
+
+    def zap_reply(self, *args):
+        if not self.reactor.in_thread():
+            wrong_thread.append(threading.current_thread().name)
+        return real_reply(self, *args)
+
+    monkeypatch.setattr(StreamEngine, "zap_reply", zap_reply)
+
+    c = zaio.Context(io_on_loop=True)
+    auth = ThreadAuthenticator(c)
+    auth.start()
+    auth.configure_plain("*", {"admin": "secret"})
+    errors: list = []
+    results: dict = {}
+    first_done = threading.Event()
+
+    async def serve(tag: str):
+        server = c.socket(zmq.PULL)
+        server.plain_server = True
+        server.linger = 0
+        server.bind(f"{LOCAL}:*")
+        addr = server.last_endpoint.decode()
+        good, bad = c.socket(zmq.PUSH), c.socket(zmq.PUSH)
+        good.plain_username, good.plain_password = b"admin", b"secret"
+        bad.plain_username, bad.plain_password = b"admin", b"wrong"
+        for s in (good, bad):
+            s.linger = 0
+            s.connect(addr)
+        await bad.send(b"rejected")
+        await good.send(tag.encode())
+        results[tag] = await asyncio.wait_for(server.recv(), 10)
+        results[tag + "-more"] = await server.poll(300)  # the bad client's never came
+        if tag == "a":
+            first_done.set()
+            await asyncio.sleep(0.5)  # keep the first loop (the ZAP client's) running
+        for s in (server, good, bad):
+            s.close()
+
+    def thread(tag: str):
+        try:
+            if tag == "b":
+                assert first_done.wait(10)
+            run(serve(tag))
+        except BaseException as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=thread, args=(t,)) for t in "ab"]
+    try:
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert not errors, errors
+        assert results == {"a": b"a", "a-more": 0, "b": b"b", "b-more": 0}
+        assert wrong_thread == []
+    finally:
+        auth.stop()
+        c.destroy(linger=0)

@@ -138,3 +138,100 @@ def test_a_closed_connection_frees_its_buffers_without_the_cycle_collector(ctx):
         assert dead() is None and conn() is None, "the closed engine is still reachable"
     finally:
         gc.enable()
+
+
+# -- REQ: stale replies and second answers (libzmq's req.cpp) ---------------------------------
+def _router_knows(router, rid: bytes) -> None:
+    """Wait until the (pyzmq) ROUTER can address ``rid`` (ROUTER_MANDATORY probes it)."""
+    import zmq as pyzmq
+
+    end = time.monotonic() + 5
+    while True:
+        try:
+            router.send_multipart([rid, b"", b"probe"], flags=pyzmq.NOBLOCK)
+            return
+        except pyzmq.ZMQError:
+            assert time.monotonic() < end, "the REQ never connected"
+            time.sleep(0.01)
+
+
+def _settle() -> None:
+    """Let what was sent reach the other socket's queue (staging, not an assertion)."""
+    time.sleep(0.3)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_req_drops_an_early_reply_and_a_second_answer(lib):
+    """A ROUTER answers before being asked, then answers one request twice: REQ returns
+    only the answer to each request, as libzmq's REQ does (it drops what is queued when it
+    sends a request)."""
+    import zmq as pyzmq
+
+    z = pyzmq if lib == "pyzmq" else zmq
+    sctx, cctx = pyzmq.Context(), z.Context()
+    router = sctx.socket(pyzmq.ROUTER)
+    router.router_mandatory = 1
+    router.linger = 0
+    req = cctx.socket(z.REQ)
+    req.linger = 0
+    req.rcvtimeo = 5000
+    req.routing_id = b"req"
+    try:
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        req.connect(f"tcp://127.0.0.1:{port}")
+        _router_knows(router, b"req")  # the probe itself is an early reply too
+        router.send_multipart([b"req", b"", b"early"])
+        _settle()
+        req.send(b"one")
+        assert router.recv_multipart(flags=0)[2] == b"one"
+        router.send_multipart([b"req", b"", b"answer one"])
+        router.send_multipart([b"req", b"", b"answer one, again"])
+        assert req.recv() == b"answer one"
+        _settle()
+        req.send(b"two")
+        assert router.recv_multipart()[2] == b"two"
+        router.send_multipart([b"req", b"", b"answer two"])
+        assert req.recv() == b"answer two"
+    finally:
+        req.close(0)
+        router.close(0)
+        cctx.term()
+        sctx.term()
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_req_relaxed_correlate_skips_answers_to_older_requests(lib):
+    import zmq as pyzmq
+
+    z = pyzmq if lib == "pyzmq" else zmq
+    sctx, cctx = pyzmq.Context(), z.Context()
+    router = sctx.socket(pyzmq.ROUTER)
+    router.linger = 0
+    req = cctx.socket(z.REQ)
+    req.linger = 0
+    req.rcvtimeo = 5000
+    req.setsockopt(z.REQ_RELAXED, 1)
+    req.setsockopt(z.REQ_CORRELATE, 1)
+    try:
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        req.connect(f"tcp://127.0.0.1:{port}")
+        req.send(b"one")
+        rid, id1, _, body = router.recv_multipart()
+        assert body == b"one"
+        req.send(b"two")  # relaxed: no answer needed first
+        rid, id2, _, body = router.recv_multipart()
+        assert body == b"two" and id1 != id2
+        router.send_multipart([rid, id1, b"", b"answer one"])  # to the older request
+        router.send_multipart([rid, id2, b"", b"answer two"])
+        assert req.recv() == b"answer two"
+        router.send_multipart([rid, id2, b"", b"answer two, again"])
+        _settle()
+        req.send(b"three")  # the duplicate is dropped here
+        rid, id3, _, _ = router.recv_multipart()
+        router.send_multipart([rid, id3, b"", b"answer three"])
+        assert req.recv() == b"answer three"
+    finally:
+        req.close(0)
+        router.close(0)
+        cctx.term()
+        sctx.term()

@@ -13,7 +13,8 @@ prints ``PORT <n>``, then answers one command per stdin line with one stdout lin
 
 Between commands nothing runs on the main thread, as in a server busy elsewhere; each
 command first lets the socket process what its I/O thread posted (``poll(0)``).  Give
-``--gc-off`` to disable the cycle collector (memory must then come back without it).
+``--gc-off`` to disable the cycle collector (memory must then come back without it),
+``--fd-limit N`` to lower the descriptor limit (so that ``exhaust`` is quick).
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ def main() -> None:
     ap.add_argument("type")
     ap.add_argument("--gc-off", action="store_true")
     ap.add_argument("--handshake-ivl", type=int, default=0, help="ms, 0: the default")
+    ap.add_argument("--fd-limit", type=int, default=0, help="RLIMIT_NOFILE soft limit")
     args = ap.parse_args()
+    if args.fd_limit:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (args.fd_limit, hard))
     if args.lib == "pyzmq":
         import zmq
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -299,3 +300,115 @@ def test_a_hostile_subscriber_does_not_slow_the_publisher():
         f"{k}: {a:,.0f} / {b:,.0f} (x{a / b:.2f})" for k, (a, b) in got.items()))
     ours_plain, ours_hostile = got["purezmq"]
     assert ours_plain / ours_hostile < 3.0, got  # was 30-90
+
+
+# -- churn, a bad ZAP reply, running out of descriptors ----------------------------------------
+def _connect_close(port: int, count: int) -> tuple[float, float]:
+    """``count`` tcp connects, each closed at once: total and worst seconds."""
+    worst = 0.0
+    t0 = time.perf_counter()
+    for _ in range(count):
+        t1 = time.perf_counter()
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        worst = max(worst, time.perf_counter() - t1)
+    return time.perf_counter() - t0, worst
+
+
+@pytest.mark.timeout(120)
+def test_connection_churn_at_libzmqs_pace():
+    """1,000 connect/close in a row.  Before, a burst overflowed the listen queue (100, as
+    libzmq's) faster than purezmq accepted, and each dropped connect waited for its SYN retry
+    (1 s): 3-5 s in all.  The queue is now at least 1,024 and drained before set-up."""
+    got = {}
+    for lib in LIBS:
+        with Probe(lib, "PULL") as p:
+            cpu0 = p.ask("cpu")
+            took, worst = _connect_close(p.port, 1000)
+            got[lib] = (took, worst, p.ask("cpu") - cpu0)
+    print("\nFIGURES 1,000 connect/close: " + "; ".join(
+        f"{lib}: {t:.2f} s (worst connect {w * 1000:.0f} ms, server CPU {c:.2f} s)"
+        for lib, (t, w, c) in got.items()))
+    assert got["purezmq"][1] < 0.9, got  # no connect waited for a SYN retry
+
+
+def _zap_bad_request_id(z) -> float:
+    """Seconds from a PLAIN client's connect to the server's HANDSHAKE_FAILED_PROTOCOL when
+    the ZAP handler answers with a request id it was never given (HANDSHAKE_IVL is 30 s)."""
+    ctx = z.Context()
+    handler = ctx.socket(z.ROUTER)
+    server = ctx.socket(z.PULL)
+    client = ctx.socket(z.PUSH)
+    mon = None
+    try:
+        handler.bind("inproc://zeromq.zap.01")
+        server.plain_server = True
+        server.linger = client.linger = handler.linger = 0
+        mon = server.get_monitor_socket(z.EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        port = server.bind_to_random_port("tcp://127.0.0.1")
+        client.plain_username, client.plain_password = b"user", b"pass"
+        t0 = time.monotonic()
+        client.connect(f"tcp://127.0.0.1:{port}")
+        assert handler.poll(5000), "no ZAP request"
+        req = handler.recv_multipart()
+        handler.send_multipart(req[:2] + [b"1.0", req[3] + b"-not", b"200", b"OK", b"u", b""])
+        assert mon.poll(10_000), "the handshake did not fail"
+        took = time.monotonic() - t0
+        event, value = struct.unpack("<HI", mon.recv_multipart()[0][:6])
+        assert value == z.PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID
+        return took
+    finally:
+        if mon is not None:
+            server.disable_monitor()
+            mon.close(0)
+        for s in (client, server, handler):
+            s.close(0)
+        ctx.term()
+
+
+def test_a_zap_reply_with_a_wrong_request_id_fails_the_handshake_at_once():
+    import zmq as pyzmq
+
+    got = {"purezmq": _zap_bad_request_id(zmq), "pyzmq": _zap_bad_request_id(pyzmq)}
+    print("\nFIGURES ZAP reply with a wrong request id, handshake failed after: " + "; ".join(
+        f"{lib}: {t * 1000:.0f} ms" for lib, t in got.items()))
+    assert got["purezmq"] < 5.0  # HANDSHAKE_IVL is 30 s
+
+
+@pytest.mark.timeout(60)
+def test_a_listener_out_of_descriptors_backs_off_and_recovers():
+    """The server process uses up its descriptors while five clients wait to be accepted:
+    libzmq's listener spins on EMFILE; purezmq's stops listening for a while, and serves
+    every client once descriptors are free again."""
+    got = {}
+    for lib in LIBS:
+        with Probe(lib, "PULL", "--fd-limit", "256") as p:
+            p.ask("exhaust")
+            clients = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(5)]
+            for c in clients:
+                c.sendall(hostile.GREETING + hostile.ready("PUSH"))
+            time.sleep(0.2)
+            cpu0 = p.ask("cpu")
+            t0 = time.monotonic()
+            time.sleep(2.0)
+            cpu = (p.ask("cpu") - cpu0) / (time.monotonic() - t0)
+            p.ask("release")
+            served = 0
+            for c in clients:
+                c.settimeout(10)
+                got_bytes = b""
+                try:
+                    while b"READY" not in got_bytes:
+                        more = c.recv(4096)
+                        if not more:
+                            break
+                        got_bytes += more
+                except OSError:
+                    pass
+                served += b"READY" in got_bytes
+                c.close()
+            got[lib] = (cpu, served)
+    print("\nFIGURES out of descriptors, 2 s with 5 connections waiting: " + "; ".join(
+        f"{lib}: {c * 100:.0f}% of a core, then {s}/5 served" for lib, (c, s) in got.items()))
+    cpu, served = got["purezmq"]
+    assert served == 5
+    assert cpu < 0.25, got  # backing off, not spinning (a spin is ~100%)

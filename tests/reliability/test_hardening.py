@@ -19,6 +19,8 @@ from pathlib import Path
 import hostile
 import procs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import purezmq as zmq
 
@@ -412,3 +414,30 @@ def test_a_listener_out_of_descriptors_backs_off_and_recovers():
     cpu, served = got["purezmq"]
     assert served == 5
     assert cpu < 0.25, got  # backing off, not spinning (a spin is ~100%)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 3)), min_size=1, max_size=6))
+def test_req_takes_only_the_first_answer_to_each_request(rounds):
+    """Any mix of stale replies before a request and repeated answers after it (inproc: each
+    reaches the REQ's queue at once): every recv() is the first answer to its request."""
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    req = ctx.socket(zmq.REQ)
+    try:
+        router.bind("inproc://req-rounds")
+        req.routing_id = b"r"
+        req.rcvtimeo = router.rcvtimeo = 2000
+        req.connect("inproc://req-rounds")
+        for i, (stale, answers) in enumerate(rounds):
+            for k in range(stale):
+                router.send_multipart([b"r", b"", b"stale %d.%d" % (i, k)], copy=True)
+            req.send(b"ask %d" % i)
+            assert router.recv_multipart()[2] == b"ask %d" % i
+            for k in range(answers):
+                router.send_multipart([b"r", b"", b"answer %d.%d" % (i, k)])
+            assert req.recv() == b"answer %d.0" % i
+    finally:
+        req.close(0)
+        router.close(0)
+        ctx.term()

@@ -661,6 +661,10 @@ class StreamEngine:
                 # The socket may keep the peer a while (unread messages, a queued detach):
                 # it must not keep this engine, its decoder and its buffers too.
                 peer.session = None
+                # Nobody writes to this peer's inbound pipe again (a session's peer, which
+                # a reconnect's engine writes to, is not ours), so its wake-up, which holds
+                # the peer, goes: the peer is then freed by reference counting once read.
+                peer.inp.on_readable = _nothing
         if self.session is not None:
             self.session.engine_closed(self)
         elif peer is not None:

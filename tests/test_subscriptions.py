@@ -93,13 +93,12 @@ def test_any_set_of_prefixes_matches_as_the_model(steps, topics):
 def _walks(subs: Subscriptions, topic: bytes) -> int:
     """How many tree nodes matching ``topic`` visits (white-box: the cost per message)."""
     node, pos, steps = subs._root, 0, 0
-    while pos < len(topic):
-        edge = node.edges.get(topic[pos])
-        if edge is None or not topic.startswith(edge[0], pos):
+    while node.edges is not None and pos < len(topic):
+        node = node.edges.get(topic[pos])
+        if node is None or not topic.startswith(node.label, pos):
             break
         steps += 1
-        node = edge[1]
-        pos += len(edge[0])
+        pos += len(node.label)
     return steps
 
 

@@ -19,23 +19,29 @@ from __future__ import annotations
 
 
 class _Node:
-    """A node of the radix tree: the peers of the prefix that ends here (the same dict as in
-    ``Subscriptions._subs``, or None), and ``first byte -> (label, child)`` edges."""
+    """A node of the radix tree: ``label``, the bytes of the edge that leads here; the peers
+    of the prefix that ends here (the same dict as in ``Subscriptions._subs``, or None); and
+    ``first byte -> child`` (None while a leaf: most nodes are, and each dict costs memory
+    and the cycle collector's time)."""
 
-    __slots__ = ("peers", "edges")
+    __slots__ = ("label", "peers", "edges")
 
-    def __init__(self, peers: dict | None = None) -> None:
+    def __init__(self, label: bytes = b"", peers: dict | None = None) -> None:
+        self.label = label
         self.peers = peers
-        self.edges: dict[int, tuple[bytes, _Node]] = {}
+        self.edges: dict[int, _Node] | None = None
 
 
 def _common(a: bytes, b: bytes) -> int:
-    """Length of the common start of ``a`` and ``b``."""
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    """Length of the common start of ``a`` and ``b`` (a binary search of slice compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class Subscriptions:
@@ -62,48 +68,57 @@ class Subscriptions:
         pos = 0
         end = len(prefix)
         while pos < end:
-            edge = node.edges.get(prefix[pos])
-            if edge is None:
-                node.edges[prefix[pos]] = (prefix[pos:], _Node(peers))
+            edges = node.edges
+            if edges is None:
+                edges = node.edges = {}
+            key = prefix[pos]
+            child = edges.get(key)
+            if child is None:
+                edges[key] = _Node(prefix[pos:], peers)
                 return
-            label, child = edge
+            label = child.label
+            if prefix.startswith(label, pos):  # the whole edge: on down
+                node = child
+                pos += len(label)
+                continue
+            # Split the edge where the new prefix leaves it.
             k = _common(label, prefix[pos:])
-            if k < len(label):  # split the edge where the new prefix leaves it
-                mid = _Node()
-                mid.edges[label[k]] = (label[k:], child)
-                node.edges[prefix[pos]] = (label[:k], mid)
-                child = mid
-            node = child
+            mid = _Node(label[:k])
+            child.label = label[k:]
+            mid.edges = {label[k]: child}
+            edges[key] = mid
+            node = mid
             pos += k
         node.peers = peers
 
     def _delete(self, prefix: bytes) -> None:
         """Forget the (now subscriber-less) ``prefix``: drop its node, merge what it leaves."""
-        path: list[tuple[_Node, int]] = []  # (parent, edge key) down to the prefix's node
+        path: list[tuple[_Node, int]] = []  # (parent, key of the child) down to the prefix
         node = self._root
         pos = 0
         while pos < len(prefix):
             key = prefix[pos]
-            label, child = node.edges[key]
             path.append((node, key))
-            node = child
-            pos += len(label)
+            node = node.edges[key]
+            pos += len(node.label)
         node.peers = None
-        # Remove a childless node; fold a node with one child and no peers into its edge.
+        # Remove a childless node; fold a node with one child and no peers into that child.
         while path:
             parent, key = path.pop()
-            label, child = parent.edges[key]
+            child = parent.edges[key]
             if child.peers is not None:
                 break
             if not child.edges:
                 del parent.edges[key]
+                if not parent.edges:
+                    parent.edges = None
                 continue  # the parent may now be foldable
             if len(child.edges) == 1:
-                (sub_label, grandchild), = child.edges.values()
-                parent.edges[key] = (label + sub_label, grandchild)
+                (grandchild,) = child.edges.values()
+                grandchild.label = child.label + grandchild.label
+                parent.edges[key] = grandchild
             break
 
-    # -- subscriptions ---------------------------------------------------------------------
     def add(self, prefix: bytes, peer: object = None) -> bool:
         """Add one subscription; True if ``prefix`` had no subscriber before."""
         peers = self._subs.get(prefix)
@@ -153,11 +168,11 @@ class Subscriptions:
         size = len(topic)
         pos = 0
         edges = node.edges
-        while edges and pos < size:
-            edge = edges.get(topic[pos])
-            if edge is None:
+        while edges is not None and pos < size:
+            node = edges.get(topic[pos])
+            if node is None:
                 return False
-            label, node = edge
+            label = node.label
             if not topic.startswith(label, pos):
                 return False
             if node.peers is not None:
@@ -180,11 +195,11 @@ class Subscriptions:
         edges = node.edges
         size = len(topic)
         pos = 0
-        while edges and pos < size:  # (a leaf ends the walk without a lookup)
-            edge = edges.get(topic[pos])
-            if edge is None:
+        while edges is not None and pos < size:  # (a leaf ends the walk without a lookup)
+            node = edges.get(topic[pos])
+            if node is None:
                 break
-            label, node = edge
+            label = node.label
             if not topic.startswith(label, pos):
                 break
             pos += len(label)

@@ -232,7 +232,11 @@ class Listener:
         owner = self.owner
         family = self.ep.family
         for conn in conns:
-            _tune(conn, family, owner.options)
+            try:
+                _tune(conn, family, owner.options)
+            except OSError:  # reset while it waited in the batch: nothing to set up
+                conn.close()
+                continue
             owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
             engine = engine_class(owner)(
                 self.reactor,

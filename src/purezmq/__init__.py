@@ -36,9 +36,9 @@ from purezmq.sugar.version import (
     zmq_version_info,
 )
 
-# pyzmq's names for the classes its ``zmq.asyncio`` classes derive from
-SyncContext = Context
-SyncSocket = Socket
+# pyzmq's aliases of the blocking (non-asyncio) classes: parametrized generics, as there
+SyncSocket = Socket[bytes]
+SyncContext = Context[SyncSocket]
 backend = None  # purezmq has one backend: itself
 
 # libzmq's version macros (ZMQ_VERSION_MAJOR...), as pyzmq's constants once had them

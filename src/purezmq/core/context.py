@@ -12,7 +12,7 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Generic, TypeVar
 from warnings import warn
 
 from purezmq import constants as C
@@ -29,8 +29,15 @@ def _notice_atexit() -> None:
     _exiting = True
 
 
-class Context:
-    """pyzmq's ``zmq.Context``: thread-safe, several per process."""
+# The socket class a context makes, so that ``zmq.Context[Any]`` and ``Context[Socket]``
+# work at run time as in pyzmq (``zmq.asyncio.Context`` is a plain subclass).
+_SocketType = TypeVar("_SocketType", covariant=True)
+
+
+class Context(Generic[_SocketType]):
+    """pyzmq's ``zmq.Context``: thread-safe, several per process.
+
+    Generic in the socket class it makes (``Context[Socket[bytes]]``), as pyzmq's."""
 
     _instance: Any = None
     _instance_lock = threading.Lock()

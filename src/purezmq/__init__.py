@@ -23,10 +23,12 @@ from purezmq.error import (
     strerror,
     zmq_errno,
 )
+from purezmq.sugar.context import SyncContext  # Context[SyncSocket], as pyzmq's
 from purezmq.sugar.frame import Frame, Message, MessageTracker
 from purezmq.sugar.poll import Poller, select, zmq_poll
-from purezmq.sugar.socket import Socket
+from purezmq.sugar.socket import Socket, SyncSocket  # SyncSocket: Socket[bytes]
 from purezmq.sugar.stopwatch import Stopwatch
+from purezmq.sugar.tracker import _FINISHED_TRACKER
 from purezmq.sugar.version import (
     __revision__,
     __version__,
@@ -35,11 +37,6 @@ from purezmq.sugar.version import (
     zmq_version,
     zmq_version_info,
 )
-
-# pyzmq's aliases of the blocking (non-asyncio) classes: parametrized generics, as there
-SyncSocket = Socket[bytes]
-SyncContext = Context[SyncSocket]
-backend = None  # purezmq has one backend: itself
 
 # libzmq's version macros (ZMQ_VERSION_MAJOR...), as pyzmq's constants once had them
 VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = zmq_version_info()
@@ -151,5 +148,21 @@ __all__ = [  # noqa: F405
     "zmq_version_info",
     "__version__",
     "__revision__",
+    "COPY_THRESHOLD",
+    "DRAFT_API",
+    "IPC_PATH_MAX_LEN",
+    "PYZMQ_DRAFT_API",
+    "_FINISHED_TRACKER",
+    "get_includes",
     *constants.__all__,
 ]
+
+
+def __getattr__(name: str):
+    # pyzmq's zmq.backend is its compiled core; purezmq's (a module naming the same parts)
+    # is loaded on first use.
+    if name == "backend":
+        import purezmq.backend
+
+        return purezmq.backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

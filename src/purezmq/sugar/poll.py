@@ -221,3 +221,6 @@ def zmq_poll(sockets: list, timeout: int = -1) -> list:
     for sock, flags in sockets:
         poller.register(sock, flags)
     return poller.poll(timeout)
+
+
+__all__ = ["Poller", "select"]

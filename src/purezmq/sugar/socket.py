@@ -568,3 +568,9 @@ for _name, _opt in C.SocketOption.__members__.items():
             setattr(Socket, _attr, _option_property(_opt))
 
 Context._socket_class = Socket
+
+
+# pyzmq: the blocking socket, receiving bytes
+SyncSocket = Socket[bytes]
+
+__all__ = ["Socket", "SyncSocket"]

@@ -12,13 +12,15 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from warnings import warn
 
 from purezmq import constants as C
 from purezmq.core import addresses
 from purezmq.error import ZMQError
-from purezmq.io.reactor import Reactor
+
+if TYPE_CHECKING:
+    from purezmq.io.reactor import Reactor
 
 _exiting = False  # no "Unclosed context" warnings at interpreter exit (as pyzmq)
 
@@ -105,6 +107,9 @@ class Context(Generic[_SocketType]):
             with self._lock:
                 reactor = self._reactor
                 if reactor is None:
+                    # loaded with the first reactor, not at ``import purezmq`` (import time)
+                    from purezmq.io.reactor import Reactor
+
                     reactor = Reactor()
                     object.__setattr__(self, "_reactor", reactor)
         return reactor

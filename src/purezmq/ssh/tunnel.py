@@ -249,7 +249,7 @@ def openssh_tunnel(
             raise RuntimeError(f"ssh login to {server} failed ({err.strip()}), and no "
                                "terminal to ask for a password: pass password=")
         if password is not None:
-            print("Password rejected, try again")
+            sys.stderr.write("Password rejected, try again\n")  # with getpass's prompt
         password = getpass(f"{server}'s password: ")
     raise MaxRetryExceeded(f"Failed after {MAX_RETRY} attempts")
 
@@ -318,10 +318,12 @@ def _paramiko_tunnel(
     keyfile: str | None = None, password: str | None = None,
 ) -> None:
     """The body of :func:`paramiko_tunnel`'s process."""
+    import logging
     import signal
 
     from purezmq.ssh.forward import forward_tunnel
 
+    _log = logging.getLogger("purezmq")
     paramiko = _import_paramiko()
     username, host, port = _split_server(server)
     client = paramiko.SSHClient()
@@ -331,13 +333,13 @@ def _paramiko_tunnel(
         client.connect(host, port, username=username, key_filename=keyfile,
                        look_for_keys=True, password=password)
     except Exception as exc:
-        print(f"*** Failed to connect to {host}:{port}: {exc!r}")
+        _log.error("ssh tunnel: failed to connect to %s:%s: %r", host, port, exc)
         sys.exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tunnel outlives a Ctrl-C
     try:
         forward_tunnel(lport, remoteip, rport, client.get_transport())
     except Exception as exc:
-        print(f"Port forwarding stopped uncleanly: {exc}")
+        _log.error("ssh tunnel: port forwarding stopped uncleanly: %s", exc)
         sys.exit(255)
 
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 GUIDE = ROOT / "docs" / "guide"
 DOCS = [ROOT / "README.md", *sorted(GUIDE.glob("*.md")), ROOT / "docs" / "COMPATIBILITY.md"]
-GUIDE_PAGES = ["index", "patterns", "transports", "security", "asyncio", "cli"]
+GUIDE_PAGES = [
+    "index", "patterns", "transports", "security", "asyncio", "cli", "run-pyzmq-apps",
+]
 BLOCK_TIMEOUT = 45
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")

@@ -57,7 +57,9 @@ if __name__ == "__main__":  # one registry, whether run as a script or imported 
 PROG = "purezmq"
 
 #: Modules imported when the parser is built; each registers subcommands with add_subcommand.
-EXTENSION_MODULES: list[str] = ["purezmq.perf", "purezmq.devices.cli", "purezmq.cli_monitor"]
+EXTENSION_MODULES: list[str] = [
+    "purezmq.perf", "purezmq.devices.cli", "purezmq.cli_monitor", "purezmq.cli_run",
+]
 
 
 # -- registry -------------------------------------------------------------------------------

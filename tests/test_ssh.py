@@ -7,14 +7,13 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+from sshhelp import pids_with_argument, running_sshd
 
 import purezmq as zmq
 from purezmq.ssh import tunnel
@@ -210,92 +209,12 @@ def test_no_paramiko_is_an_import_error(monkeypatch):
 
 # -- a real tunnel through OpenSSH ----------------------------------------------------------
 
-SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
-
-
 @pytest.fixture
 def sshd(tmp_path, monkeypatch):
-    """An sshd on an ephemeral 127.0.0.1 port with throwaway keys, and an ``ssh`` on the PATH
-    configured (``-F``) to trust it and log in with the throwaway client key."""
-    if SSHD is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("needs OpenSSH's ssh, sshd and ssh-keygen")
-    if not os.path.isdir("/run/sshd"):
-        try:
-            os.makedirs("/run/sshd", mode=0o755)  # sshd's privilege separation directory
-        except OSError:
-            pytest.skip("sshd needs /run/sshd")
-    d = tmp_path / "ssh"
-    d.mkdir()
-    for name in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
-                       check=True, timeout=30)
-    (d / "authorized_keys").write_text((d / "client.pub").read_text())
-    port = tunnel.select_random_ports(1)[0]
-    user = os.environ.get("USER") or __import__("getpass").getuser()
-    (d / "sshd_config").write_text(textwrap.dedent(f"""\
-        ListenAddress 127.0.0.1:{port}
-        HostKey {d / 'host'}
-        AuthorizedKeysFile {d / 'authorized_keys'}
-        PidFile {d / 'sshd.pid'}
-        StrictModes no
-        UsePAM no
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        PermitRootLogin prohibit-password
-        AllowTcpForwarding yes
-        """))
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
-                            stderr=open(d / "sshd.log", "w"))
-    hostpub = (d / "host.pub").read_text().split()
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {hostpub[0]} {hostpub[1]}\n")
-    (d / "config").write_text(textwrap.dedent(f"""\
-        Host *
-            IdentityFile {d / 'client'}
-            IdentitiesOnly yes
-            UserKnownHostsFile {d / 'known_hosts'}
-            GlobalKnownHostsFile /dev/null
-            StrictHostKeyChecking yes
-            ConnectTimeout 10
-        """))
-    bindir = d / "bin"
-    bindir.mkdir()
-    (bindir / "ssh").write_text(
-        f"#!/bin/sh\nexec {shutil.which('ssh')} -F {d / 'config'} \"$@\"\n")
-    (bindir / "ssh").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"sshd did not start: {(d / 'sshd.log').read_text()[-500:]}")
-            time.sleep(0.1)
-    yield {"server": f"{user}@127.0.0.1:{port}", "dir": d}
-    # The tunnels' ssh clients went to the background (-f): find them by their -F config
-    # (unique to this test) and end them, which ends their sshd sessions; then the sshd.
-    for pid in _pids_with_argument(str(d / "config")):
-        try:
-            os.kill(pid, 15)
-        except ProcessLookupError:
-            pass
-    proc.terminate()
-    proc.wait(10)
-
-
-def _pids_with_argument(arg: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if arg.encode() in argv:
-                pids.append(int(entry))
-    return pids
+    """A throwaway sshd on 127.0.0.1, and an ``ssh`` first on the PATH that trusts it."""
+    with running_sshd(tmp_path / "ssh") as server:
+        monkeypatch.setenv("PATH", server.path_with_ssh())
+        yield {"server": server.server, "dir": server.dir}
 
 
 def test_real_tunnel_through_sshd(sshd):
@@ -319,7 +238,7 @@ def test_real_tunnel_through_sshd(sshd):
         rep.send(b"back")
         assert req.recv() == b"back"
         # the tunnel is an ssh client running in the background with the test's config
-        assert _pids_with_argument(str(sshd["dir"] / "config"))
+        assert pids_with_argument(str(sshd["dir"] / "config"))
         req.close()
         rep.close()
     finally:

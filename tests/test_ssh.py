@@ -251,3 +251,36 @@ def test_real_unknown_host_key_is_refused(sshd):
         tunnel.try_passwordless_ssh(sshd["server"], None, paramiko=False)
     with pytest.raises(tunnel.SSHException):
         tunnel.openssh_tunnel(tunnel.select_random_ports(1)[0], 5555, sshd["server"])
+
+
+def test_real_paramiko_tunnel_through_sshd(sshd, monkeypatch):
+    pytest.importorskip("paramiko")
+    key = str(sshd["dir"] / "client")
+    # the throwaway server's key is not in ~/.ssh/known_hosts: pyzmq's knob accepts it; a
+    # HOME of the test's own, so that nothing reads or writes the real ~/.ssh
+    monkeypatch.setenv("PYZMQ_PARAMIKO_HOST_KEY_POLICY", "AutoAdd")
+    monkeypatch.setenv("HOME", str(sshd["dir"]))
+    assert tunnel.try_passwordless_ssh(sshd["server"], key, paramiko=True) is True
+    ctx = zmq.Context()
+    proc = None
+    try:
+        rep = ctx.socket(zmq.REP)
+        rport = rep.bind_to_random_port("tcp://127.0.0.1")
+        req = ctx.socket(zmq.REQ)
+        for s in (rep, req):
+            s.rcvtimeo = s.sndtimeo = 15000
+            s.linger = 0
+        proc = tunnel.tunnel_connection(req, f"tcp://127.0.0.1:{rport}", sshd["server"],
+                                        keyfile=key, paramiko=True)
+        assert proc.is_alive()
+        req.send(b"through paramiko")
+        assert rep.recv() == b"through paramiko"
+        rep.send(b"back")
+        assert req.recv() == b"back"
+        req.close()
+        rep.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.join(10)
+        ctx.term()

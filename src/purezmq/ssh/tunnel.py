@@ -270,10 +270,9 @@ def _try_passwordless_paramiko(server: str, keyfile: str | None) -> bool:
     paramiko = _import_paramiko()
     username, host, port = _split_server(server)
     client = paramiko.SSHClient()
-    try:
-        client.load_host_keys(os.path.expanduser("~/.ssh/known_hosts"))
-    except FileNotFoundError:
-        pass
+    known_hosts = os.path.expanduser("~/.ssh/known_hosts")
+    if os.path.exists(known_hosts):  # (paramiko would later try to save to a missing one)
+        client.load_host_keys(known_hosts)
     policy = os.environ.get("PYZMQ_PARAMIKO_HOST_KEY_POLICY")  # pyzmq's knob, e.g. AutoAdd
     if policy:
         client.set_missing_host_key_policy(getattr(paramiko, f"{policy}Policy")())

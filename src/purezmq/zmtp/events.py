@@ -7,43 +7,27 @@ Everything else is one of the frozen value classes below.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from operator import attrgetter
+from typing import Any
+
+_set = object.__setattr__  # how the frozen classes set their fields in __init__
 
 
 class _Event:
-    """A frozen value with the fields named by ``__slots__`` (in order): what
-    ``@dataclass(frozen=True, slots=True)`` gives (init by position or keyword, defaults,
-    ``==``, ``hash``, ``repr``, ``__match_args__``, immutability), without importing
-    :mod:`dataclasses`, which costs more than the rest of ``import purezmq`` saves."""
+    """A frozen value whose fields are its ``__slots__`` (set once, in its own ``__init__``):
+    what ``@dataclass(frozen=True, slots=True)`` gives (``==``, ``hash``, ``repr``,
+    ``__match_args__``, immutability), without importing :mod:`dataclasses`, which cost more
+    than the rest of ``import purezmq``."""
 
     __slots__ = ()
-    #: field -> default; a ``list``/``dict`` class stands for a fresh empty one per event
-    _defaults: ClassVar[dict[str, Any]] = {}
+    _fields: Any = None  # attrgetter of every field, made per class
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.__match_args__ = cls.__slots__
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names = self.__slots__
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments")
-        values = dict(zip(names, args, strict=False))
-        for key, value in kwargs.items():
-            if key not in names or key in values:
-                raise TypeError(f"{type(self).__name__}() got an unexpected or repeated "
-                                f"argument {key!r}")
-            values[key] = value
-        for name in names:
-            if name not in values:
-                if name not in self._defaults:
-                    raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
-                default = self._defaults[name]
-                values[name] = default() if default in (dict, list) else default
-            object.__setattr__(self, name, values[name])
-
-    def _fields(self) -> tuple:
-        return tuple(getattr(self, n) for n in self.__slots__)
+        getter = attrgetter(*cls.__slots__)  # a tuple of the fields when there are several
+        cls._fields = staticmethod(getter if len(cls.__slots__) > 1 else
+                                   (lambda obj: (getter(obj),)))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r} of a frozen event")
@@ -54,10 +38,10 @@ class _Event:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return self._fields(self) == self._fields(other)
 
     def __hash__(self) -> int:
-        return hash(self._fields())
+        return hash(self._fields(self))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
@@ -68,10 +52,15 @@ class HandshakeSucceeded(_Event):
     """Greeting and security handshake are complete; traffic may flow."""
 
     __slots__ = ("peer_properties", "peer_minor_version", "user_id")
-    _defaults = {"peer_properties": dict, "peer_minor_version": 1, "user_id": b""}
     peer_properties: dict[str, bytes]
     peer_minor_version: int
     user_id: bytes
+
+    def __init__(self, peer_properties: dict[str, bytes] | None = None,
+                 peer_minor_version: int = 1, user_id: bytes = b"") -> None:
+        _set(self, "peer_properties", {} if peer_properties is None else peer_properties)
+        _set(self, "peer_minor_version", peer_minor_version)
+        _set(self, "user_id", user_id)
 
 
 class ZapRequested(_Event):
@@ -81,12 +70,19 @@ class ZapRequested(_Event):
     mechanism: bytes
     credentials: list[bytes]
 
+    def __init__(self, mechanism: bytes, credentials: list[bytes]) -> None:
+        _set(self, "mechanism", mechanism)
+        _set(self, "credentials", credentials)
+
 
 class PeerErrorReceived(_Event):
     """The peer sent an ERROR command: it will close the connection."""
 
     __slots__ = ("reason",)
     reason: str
+
+    def __init__(self, reason: str) -> None:
+        _set(self, "reason", reason)
 
 
 class Subscription(_Event):
@@ -97,9 +93,12 @@ class Subscription(_Event):
     """
 
     __slots__ = ("topic", "subscribe")
-    _defaults = {"subscribe": True}
     topic: bytes
     subscribe: bool
+
+    def __init__(self, topic: bytes, subscribe: bool = True) -> None:
+        _set(self, "topic", topic)
+        _set(self, "subscribe", subscribe)
 
 
 class GroupMembership(_Event):
@@ -107,9 +106,12 @@ class GroupMembership(_Event):
     on the wire the ZMTP 3.1 commands ``JOIN`` / ``LEAVE`` whose body is the group)."""
 
     __slots__ = ("group", "join")
-    _defaults = {"join": True}
     group: bytes
     join: bool
+
+    def __init__(self, group: bytes, join: bool = True) -> None:
+        _set(self, "group", group)
+        _set(self, "join", join)
 
 
 class PipeMarker:

@@ -42,6 +42,19 @@ _POLLOUT = int(C.POLLOUT)
 _EVENT = struct.Struct("<HI")
 
 
+_get_host: Callable | None = None
+
+
+def _load_get_host() -> Callable:
+    """io.host's ``get_host``, imported at the first blocking receive rather than at
+    ``import purezmq`` (import time), then kept in ``_get_host`` (no import per call)."""
+    global _get_host
+    from purezmq.io.host import get_host
+
+    _get_host = get_host
+    return get_host
+
+
 class SocketBase:
     """The state of one socket; see the module docstring."""
 
@@ -453,9 +466,7 @@ class SocketBase:
         deadline = None if timeo < 0 else time.monotonic() + timeo / 1000.0
         w = self._waiter
         wake = w.wake
-        if host:
-            # the I/O stack loads on first use, not at ``import purezmq`` (import time)
-            from purezmq.io.host import get_host
+        get_host = _get_host or _load_get_host() if host else None
         hosting = get_host(self) if host else None
         if hosting is not None:
             # Both wake-ups before the first attempt: nothing delivered after it is missed.

@@ -195,6 +195,8 @@ def _endpoint(transport: str) -> str:
     global _ipc_seq
     if transport == "tcp":
         return "tcp://127.0.0.1:*"
+    if transport == "ws":
+        return "ws://127.0.0.1:*/bench"
     if transport == "ipc":
         _ipc_seq += 1
         return f"ipc:///tmp/purezmq-bench-{os.getpid()}-{_ipc_seq}.ipc"
@@ -332,6 +334,11 @@ def make_rows(cfg: dict) -> list[Row]:
                     {"transport": "ipc", "size": 64, "count": 1_500_000}))
     rows.append(Row("inproc-64", "PUSH/PULL inproc 64 B", "thr", "msgs/s (MB/s)", "higher",
                     {"transport": "inproc", "size": 64, "count": 1_500_000}))
+    # ws:// (ZWS 2.0): pyzmq's wheels are built without it, so purezmq alone ("-").
+    for size, count, label, sid in ((64, 300_000, "64 B", "64"), (KiB, 200_000, "1 KiB", "1k")):
+        rows.append(Row(f"ws-{sid}", f"PUSH/PULL ws {label}", "thr", "msgs/s (MB/s)", "higher",
+                        {"transport": "ws", "size": size, "count": count,
+                         "libs": ("purezmq",)}))
     rows.append(Row("lat-tcp-1", "REQ/REP tcp round trip 1 B", "lat", "us", "lower",
                     {"transport": "tcp", "size": 1, "count": 20_000}))
     for n in (1, 4, 16):
@@ -559,7 +566,7 @@ which needs more CPU per message, loses more to it than pyzmq.
 More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
 (`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
 and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
-rates).
+rates). The ws rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
 
 ## How it is measured
 
@@ -591,7 +598,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
     ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
-                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, lat, fanout, router)")
+                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, ws-64, ws-1k, lat, "
+                    "fanout, router)")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
     ap.add_argument("--peers", type=int, default=0,
                     help="DEALER peers for the memory row (default 10,000; --quick: 1,000)")
@@ -651,6 +659,8 @@ def main(argv=None) -> int:
         for i in range(cfg["runs"]):
             order = LIBS if i % 2 == 0 else LIBS[::-1]
             for lib in order:
+                if lib not in row.params.get("libs", LIBS):
+                    continue  # e.g. ws: pyzmq has no such transport
                 quiet()
                 snap = _cpu_snapshot()
                 try:

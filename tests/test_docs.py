@@ -22,7 +22,7 @@ SRC = ROOT / "src"
 GUIDE = ROOT / "docs" / "guide"
 DOCS = [ROOT / "README.md", *sorted(GUIDE.glob("*.md")), ROOT / "docs" / "COMPATIBILITY.md"]
 GUIDE_PAGES = [
-    "index", "patterns", "transports", "security", "asyncio", "cli", "run-pyzmq-apps",
+    "index", "patterns", "transports", "security", "asyncio", "green", "cli", "run-pyzmq-apps",
 ]
 BLOCK_TIMEOUT = 45
 
@@ -94,12 +94,22 @@ def _have_tornado() -> bool:
     return True
 
 
+def _have_gevent() -> bool:
+    try:
+        import gevent  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("code", PY_BLOCKS)
 def test_python_block_runs(code, tmp_path):
     if ("curve_" in code or "create_certificates" in code) and not _have_nacl():
         pytest.skip("CURVE example: needs PyNaCl (pip install purezmq[curve])")
     if "purezmq.eventloop" in code and not _have_tornado():
         pytest.skip("tornado example: needs tornado (pip install purezmq[eventloop])")
+    if "purezmq.green" in code and not _have_gevent():
+        pytest.skip("gevent example: needs gevent (pip install purezmq[green])")
     script = tmp_path / "block.py"
     script.write_text(code, encoding="utf-8")
     try:

@@ -66,6 +66,12 @@ def has(capability: str) -> bool:
         except ImportError:
             return False
         return True
+    if capability in ("ws", "wss", "WS", "WSS"):  # (libzmq answers only "WS" / "WSS")
+        try:
+            import wsproto  # noqa: F401
+        except ImportError:
+            return False
+        return True
     return False
 
 

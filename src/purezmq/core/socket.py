@@ -273,7 +273,10 @@ class SocketBase:
             self._last_endpoint = addr
             self._endpoints.setdefault(addr, []).append(("inproc", ep.address))
             return
-        from purezmq.transports.stream import Listener
+        if ep.transport in ("ws", "wss"):
+            from purezmq.transports.ws import WsListener as Listener
+        else:
+            from purezmq.transports.stream import Listener
 
         listener = Listener(self, ep)
         self._last_endpoint = listener.endpoint
@@ -309,7 +312,10 @@ class SocketBase:
             self._endpoints.setdefault(addr, []).append(peer)
             self._last_endpoint = addr
             return
-        from purezmq.transports.stream import Session
+        if ep.transport in ("ws", "wss"):
+            from purezmq.transports.ws import WsSession as Session
+        else:
+            from purezmq.transports.stream import Session
 
         peer = None
         if self.pattern.attach_early and not self.options.get(C.IMMEDIATE):

@@ -99,11 +99,19 @@ class StreamEngine:
         self._host_timer = None
         self._last_hosted = 0.0
         self._pause_timer = None  # see _pause_check
-        opts = owner.options
-        now = reactor.time()
-        self.conn = ZmtpConnection(
-            owner.type_name,
-            owner.make_mechanism(),
+        self.conn = self._make_connection(reactor.time())
+        owner._io_objects.add(self)
+        reactor.add_reader(self.fd, self._on_readable)
+        self._send_raw(self.conn.data_to_send())
+        self._schedule_timer()
+
+    def _make_connection(self, now: float) -> ZmtpConnection:
+        """The protocol state machine this engine drives, from the socket's options (the
+        ws transport wraps it in its own: transports/ws.py)."""
+        opts = self.owner.options
+        return ZmtpConnection(
+            self.owner.type_name,
+            self.owner.make_mechanism(),
             identity=opts.get(C.ROUTING_ID) or b"",
             maxmsgsize=opts.get(C.MAXMSGSIZE),
             heartbeat_ivl=opts.get(C.HEARTBEAT_IVL) / 1000.0,
@@ -116,10 +124,6 @@ class StreamEngine:
             handshake_ivl=opts.get(C.HANDSHAKE_IVL) / 1000.0,
             now=now,
         )
-        owner._io_objects.add(self)
-        reactor.add_reader(self.fd, self._on_readable)
-        self._send_raw(self.conn.data_to_send())
-        self._schedule_timer()
 
     @property
     def shares_fanout(self) -> bool:

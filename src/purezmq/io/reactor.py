@@ -12,12 +12,12 @@ from __future__ import annotations
 import heapq
 import logging
 import selectors
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from threading import get_ident
+
+from purezmq.io import native
+from purezmq.io.native import get_ident
 
 log = logging.getLogger("purezmq")
 
@@ -57,11 +57,12 @@ class Reactor:
     """One I/O thread: selectors for file descriptors, a heap of timers, a call queue."""
 
     def __init__(self, name: str = "purezmq-io") -> None:
-        self._sel = selectors.DefaultSelector()
+        # An OS thread sleeping in the kernel, even under gevent's monkey-patching (native).
+        self._sel = native.default_selector()
         self._calls: deque[Callable[[], None]] = deque()
         self._timers: list[TimerHandle] = []
         self._cancelled = 0  # cancelled handles still in _timers (see TimerHandle)
-        self._rsock, self._wsock = socket.socketpair()
+        self._rsock, self._wsock = native.socketpair()
         self._rsock.setblocking(False)
         self._wsock.setblocking(False)
         self._sleeping = False
@@ -69,7 +70,7 @@ class Reactor:
         self._writers: dict[int, Callable[[], None]] = {}
         self._sel.register(self._rsock, selectors.EVENT_READ)
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = native.thread(self._run, name)
         self._thread.start()
         self.time = time.monotonic
 

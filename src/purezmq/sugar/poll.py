@@ -59,6 +59,11 @@ class _PipeWaker:
 class Poller:
     """pyzmq's ``zmq.Poller``."""
 
+    # How a poll sleeps: on a Waiter woken by the sockets, and in ``select.poll`` when raw
+    # file descriptors are registered too (purezmq.green's Poller yields to gevent's hub).
+    _waiter_class: Any = Waiter
+    _fd_poller: Any = staticmethod(_select.poll)
+
     def __init__(self) -> None:
         self.sockets: list[tuple[Any, int]] = []
         self._map: dict[Any, int] = {}
@@ -112,7 +117,7 @@ class Poller:
         found = self._ready_zmq()
         if found or (deadline is not None and time.monotonic() >= deadline):
             return found
-        w = Waiter()
+        w = self._waiter_class()
         for s in zsocks:
             s.add_waiter(w.wake)
         try:
@@ -138,7 +143,7 @@ class Poller:
 
     def _poll_mixed(self, zsocks: list, raw: list, deadline: float | None) -> list:
         waker = _PipeWaker()
-        p = _select.poll()
+        p = self._fd_poller()
         p.register(waker.r, _select.POLLIN)
         fdmap: dict[int, tuple[Any, int]] = {}
         for obj, flags in raw:
@@ -194,10 +199,16 @@ class Poller:
 
 def select(rlist: list, wlist: list, xlist: list, timeout: float | None = None) -> tuple:
     """pyzmq's ``zmq.select``: like ``select.select`` for purezmq sockets too (seconds)."""
+    return select_with(Poller(), rlist, wlist, xlist, timeout)
+
+
+def select_with(
+    poller: Poller, rlist: list, wlist: list, xlist: list, timeout: float | None = None
+) -> tuple:
+    """``select`` on a given (new, empty) poller: how it waits is the poller's."""
     if timeout is None:
         timeout = -1
     timeout_ms = int(timeout * 1000.0) if timeout >= 0 else -1
-    poller = Poller()
     for s in set(rlist) | set(wlist) | set(xlist):
         flags = 0
         if s in rlist:
@@ -217,7 +228,11 @@ def select(rlist: list, wlist: list, xlist: list, timeout: float | None = None) 
 
 def zmq_poll(sockets: list, timeout: int = -1) -> list:
     """pyzmq's low-level ``zmq_poll``: ``[(socket, flags)]`` in, ready pairs out."""
-    poller = Poller()
+    return poll_with(Poller(), sockets, timeout)
+
+
+def poll_with(poller: Poller, sockets: list, timeout: int = -1) -> list:
+    """``zmq_poll`` on a given (new, empty) poller."""
     for sock, flags in sockets:
         poller.register(sock, flags)
     return poller.poll(timeout)

@@ -192,6 +192,10 @@ class Listener:
                 if (st.st_dev, st.st_ino) == self._file_id:
                     os.unlink(self.ep.host)
 
+    def engine_class(self):
+        """The engine for each accepted connection (the ws transport has its own)."""
+        return engine_class(self.owner)
+
     def start(self, reactor) -> None:
         self.reactor = reactor
         self.owner._io_objects.add(self)
@@ -210,7 +214,7 @@ class Listener:
             family = self.ep.family
             _tune(conn, family, self.owner.options)
             self.owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
-            engine = engine_class(self.owner)(
+            engine = self.engine_class()(
                 self.reactor,
                 conn,
                 self.owner,
@@ -270,6 +274,10 @@ class Session:
         self._connected_once = False
         self._lingering = False  # closed with messages queued, still connecting (see terminate)
         self._linger_deadline: float | None = None
+
+    def engine_class(self):
+        """The engine for each connection made (the ws transport has its own)."""
+        return engine_class(self.owner)
 
     def start(self, reactor) -> None:
         self.reactor = reactor
@@ -387,7 +395,7 @@ class Session:
         _tune(sock, self._family, self.owner.options)
         self._ivl = self.owner.options.get(C.RECONNECT_IVL)
         self.owner._event(C.EVENT_CONNECTED, sock.fileno(), self.endpoint)
-        self.engine = engine_class(self.owner)(
+        self.engine = self.engine_class()(
             self.reactor,
             sock,
             self.owner,

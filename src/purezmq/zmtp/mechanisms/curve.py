@@ -35,6 +35,7 @@ from purezmq.utils import z85
 from purezmq.zmtp.errors import ZmtpError
 from purezmq.zmtp.frames import COMMAND, MORE
 from purezmq.zmtp.mechanisms.base import Command, Mechanism, check_zap_status
+from purezmq.zmtp.mechanisms.sodium import Box
 from purezmq.zmtp.metadata import decode_metadata, encode_metadata
 
 try:  # PyNaCl is the optional extra ``purezmq[curve]``.
@@ -76,9 +77,8 @@ _PADDING = bytes(72)
 # MESSAGE flag byte (libzmq's msg_t::more / msg_t::command) <-> ZMTP frame flags.
 _WIRE_MORE = 0x01
 _WIRE_COMMAND = 0x02
-_TO_WIRE = tuple(
-    bytes(((_WIRE_MORE if f & MORE else 0) | (_WIRE_COMMAND if f & COMMAND else 0),))
-    for f in range(8)
+_TO_WIRE_BYTE = tuple(
+    (_WIRE_MORE if f & MORE else 0) | (_WIRE_COMMAND if f & COMMAND else 0) for f in range(8)
 )
 _FROM_WIRE = tuple(
     (MORE if b & _WIRE_MORE else 0) | (COMMAND if b & _WIRE_COMMAND else 0) for b in range(256)
@@ -170,6 +170,7 @@ class CurveMechanism(Mechanism):
         # as libzmq does, and every later one must be strictly greater.
         self._peer_nonce = -1
         self._precom: bytes | None = None  # crypto_box_beforenm(peer transient, our transient)
+        self._box: Box | None = None  # boxes traffic under _precom, once the handshake is done
         # Transient keys: the client makes its pair now; the server on HELLO.
         self._cn_public = b""
         self._cn_secret = b""
@@ -388,22 +389,21 @@ class CurveMechanism(Mechanism):
         self._cn_secret = b""  # only the precomputed key is needed from here on
         self.ready = True
         self.encrypts = True
+        self._box = Box(self._precom)  # type: ignore[arg-type]
 
     # -- traffic -----------------------------------------------------------------------
     def encrypt(self, flags: int, body: bytes) -> bytes:
         """Box one frame as the data of a MESSAGE command (nonce + box)."""
-        if not self.ready:
+        box = self._box
+        if box is None:
             raise ZmtpError("CURVE: encrypt before the handshake completed", kind="protocol")
         short = self._next_nonce()
-        return short + _nacl.crypto_box_easy_afternm(
-            _TO_WIRE[flags & 7] + body,
-            self._send_prefix + short,
-            self._precom,
-        )
+        return short + box.seal(_TO_WIRE_BYTE[flags & 7], body, self._send_prefix + short)
 
     def decrypt(self, data: bytes) -> tuple[int, bytes]:
         """Open one MESSAGE command's data; refuse replays and tampering."""
-        if not self.ready:
+        box = self._box
+        if box is None:
             raise ZmtpError("CURVE: MESSAGE before the handshake completed", kind="protocol")
         data = bytes(data)
         if len(data) < _MESSAGE_MIN:
@@ -411,10 +411,8 @@ class CurveMechanism(Mechanism):
         short = data[:8]
         nonce = self._check_peer_nonce(short)
         try:
-            plain = _nacl.crypto_box_open_easy_afternm(
-                data[8:], self._recv_prefix + short, self._precom
-            )
+            flag, body = box.open(data[8:], self._recv_prefix + short)
         except _CryptoError:
             raise _crypto_fail("MESSAGE") from None
         self._peer_nonce = nonce
-        return _FROM_WIRE[plain[0]], plain[1:]
+        return _FROM_WIRE[flag], body

@@ -62,11 +62,20 @@ def _import(name: str):
         return importlib.import_module(name)
 
 
+# Public-looking names of pyzmq modules without __all__ that are its internals.
+INTERNAL = {
+    "green.core": {"TIMEOS"},  # the (RCVTIMEO, SNDTIMEO) pair pyzmq's green socket warns about
+}
+
+
 def _public_api(mod) -> set[str]:
     """A pyzmq module's public names: its ``__all__``, or what it defines itself (not the
-    modules, typing helpers and stdlib names it merely imports)."""
+    modules, typing helpers and stdlib names it merely imports; a package's re-exports of
+    its own submodules count, as ``zmq.auth.create_certificates``)."""
     if hasattr(mod, "__all__"):
         return set(mod.__all__)
+    is_package = hasattr(mod, "__path__")
+    skip = INTERNAL.get(mod.__name__.split(".", 1)[1], set())
     names = set()
     for name in dir(mod):
         if name.startswith("_"):
@@ -80,7 +89,9 @@ def _public_api(mod) -> set[str]:
         kinds = (type, types.FunctionType, types.BuiltinFunctionType)
         if isinstance(value, kinds) and not str(origin).startswith("zmq"):
             continue  # imported from the stdlib or typing
-        if origin == "typing":
+        if isinstance(value, kinds) and not is_package and origin != mod.__name__:
+            continue  # a module's import of another zmq module's class or function
+        if origin == "typing" or name in skip:
             continue
         names.add(name)
     return names

@@ -172,3 +172,5 @@ class Frame(bytearray):
 
 
 Message = Frame
+
+__all__ = ["Frame", "Message"]

@@ -319,6 +319,28 @@ def scenario_zmqstream(kernel_name: str) -> None:
             report("shutdown", **timed_exit(km, lambda: km.shutdown_kernel(now=False)))
 
 
+def scenario_notebook(kernel_name: str) -> None:
+    """nbclient (what ``jupyter nbconvert --execute`` runs) executes a notebook, twice:
+    its blocking API runs coroutines on a loop that stops and starts between calls."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import zmq, sys\nprint(zmq.__file__)"),
+        nbformat.v4.new_code_cell("sum(range(10))"),
+        nbformat.v4.new_code_cell("print('to stderr', file=sys.stderr)"),
+    ]
+    for run in (1, 2):
+        t0 = time.monotonic()
+        NotebookClient(nb, kernel_name=kernel_name, timeout=int(STEP_TIMEOUT)).execute()
+        outputs = [
+            o.get("text") or o.get("data", {}).get("text/plain")
+            for cell in nb.cells for o in cell.outputs
+        ]
+        report(f"notebook-{run}", outputs=outputs, seconds=round(time.monotonic() - t0, 3))
+
+
 def main() -> None:
     scenario, kernel_name = sys.argv[1], sys.argv[2]
     check_zmq_here()

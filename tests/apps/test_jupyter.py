@@ -178,3 +178,13 @@ def test_zmqstream_on_the_iopub_channel(jupyter_env):
     assert r["stdout"] == "via ZMQStream\n"
     r = step("zmqstream", jupyter_env, "shutdown")
     assert r["killed"] is False and r["returncode"] == 0 and r["seconds"] < GRACE, r
+
+
+# -- nbclient: a notebook executed the way nbconvert --execute does it -----------------------
+def test_nbclient_executes_a_notebook_twice(jupyter_env):
+    pytest.importorskip("nbclient")
+    for run in (1, 2):
+        outputs = step("notebook", jupyter_env, f"notebook-{run}")["outputs"]
+        assert len(outputs) == 3, outputs
+        assert _is_purezmq(outputs[0].strip()), outputs
+        assert outputs[1:] == ["45", "to stderr\n"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from purezmq._compat import DATACLASS_SLOTS
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class HandshakeSucceeded:
     """Greeting and security handshake are complete; traffic may flow."""
 
@@ -19,7 +21,7 @@ class HandshakeSucceeded:
     user_id: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ZapRequested:
     """The server side needs a ZAP answer before it can finish the handshake (RFC 27)."""
 
@@ -27,14 +29,14 @@ class ZapRequested:
     credentials: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class PeerErrorReceived:
     """The peer sent an ERROR command: it will close the connection."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Subscription:
     """A subscribe or cancel travelling from a SUB/XSUB towards a PUB/XPUB.
 
@@ -46,7 +48,7 @@ class Subscription:
     subscribe: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class GroupMembership:
     """A JOIN or LEAVE of a RADIO-DISH group travelling from a DISH towards a RADIO (RFC 48;
     on the wire the ZMTP 3.1 commands ``JOIN`` / ``LEAVE`` whose body is the group)."""

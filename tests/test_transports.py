@@ -261,6 +261,8 @@ def _interfaces_with_ipv4() -> list[str]:
         import fcntl
     except ImportError:
         return ["lo"]
+    if not hasattr(socket, "if_nameindex"):  # PyPy 3.9
+        return ["lo"]
     names = []
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:

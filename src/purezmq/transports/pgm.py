@@ -620,8 +620,7 @@ def attach(sock, ep, endpoint: str) -> PgmSession:
     sock._endpoints.setdefault(endpoint, []).append(session)
     sock._last_endpoint = endpoint
     reactor = sock.ctx._get_reactor()
-    with sock._io_lock:
-        sock._io_objects.add(session)
+    sock._io_add(session)
     reactor.call_soon_threadsafe(lambda: session.start(reactor))
     return session
 

@@ -300,8 +300,7 @@ def attach(sock, ep, endpoint: str, *, bind: bool) -> UdpSession:
     addr = resolve(ep.address, bind=bind, ipv6=bool(sock.options.get(C.IPV6)))
     session = UdpSession(sock, addr, ep.address, sending=not bind)
     reactor = sock.ctx._get_reactor()
-    with sock._io_lock:
-        sock._io_objects.add(session)
+    sock._io_add(session)
     sock._attach(session.peer)
     sock._endpoints.setdefault(endpoint, []).append(session)
     if session.endpoint != endpoint:

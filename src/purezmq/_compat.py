@@ -41,6 +41,28 @@ WINDOWS = sys.platform.startswith("win")
 #: ``socket.AF_UNIX``, or None where the platform's Python has no Unix-domain sockets.
 AF_UNIX: int | None = getattr(_socket, "AF_UNIX", None)
 
+LINUX = sys.platform.startswith("linux")
+
+#: ``SO_BINDTODEVICE`` (Linux), also where the interpreter's socket module leaves it out
+#: (PyPy 3.9 has no constant, but its sockets take the option); None elsewhere.
+SO_BINDTODEVICE: int | None = getattr(_socket, "SO_BINDTODEVICE", 25 if LINUX else None)
+
+
+def if_nametoindex(name: str) -> int:
+    """``socket.if_nametoindex``; on Linux without it (PyPy 3.9) the kernel's
+    ``/sys/class/net/NAME/ifindex``.  OSError for an unknown interface, as the original."""
+    fn = getattr(_socket, "if_nametoindex", None)
+    if fn is not None:
+        return fn(name)
+    if not LINUX or not name or "/" in name or name in (".", ".."):
+        raise OSError(_errno.ENODEV, "no such interface", name)
+    try:
+        with open(f"/sys/class/net/{name}/ifindex") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        raise OSError(_errno.ENODEV, "no such interface", name) from None
+
+
 # poll(2)'s event bits: the platform's where it has poll, else Linux's values (only
 # SelectPoll produces and reads them there).
 POLLIN: int = getattr(_select, "POLLIN", 0x001)

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 
 from purezmq import constants as C
-from purezmq._compat import AF_UNIX, zmq_errno
+from purezmq._compat import AF_UNIX, if_nametoindex, zmq_errno
 from purezmq.error import ZMQError
 
 TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "udp")
@@ -80,7 +80,7 @@ def interface_address(name: str, ipv6: bool) -> str | None:
     if found is not None:
         return found or None
     try:  # no ioctl nor /proc (not Linux): only the loopback is known
-        socket.if_nametoindex(name)
+        if_nametoindex(name)
     except (OSError, ValueError):
         return None
     if name.startswith("lo"):
@@ -158,7 +158,7 @@ def _parse_tcp_bind(address: str, ipv6: bool, family: int) -> Endpoint:
             raise ZMQError(C.EINVAL)
         if zone[0].isalpha():
             try:
-                scope_id = socket.if_nametoindex(zone)
+                scope_id = if_nametoindex(zone)
             except (OSError, ValueError):
                 scope_id = 0
         else:

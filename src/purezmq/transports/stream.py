@@ -16,7 +16,7 @@ import stat
 import threading
 
 from purezmq import constants as C
-from purezmq._compat import AF_UNIX, reuse_listen_addr, zmq_errno
+from purezmq._compat import AF_UNIX, SO_BINDTODEVICE, reuse_listen_addr, zmq_errno
 from purezmq.core.endpoint import Endpoint
 from purezmq.error import ZMQError
 from purezmq.io.engine import StreamEngine
@@ -55,8 +55,8 @@ def _pre_tune(sock: socket.socket, family: int, options) -> None:
     """What libzmq sets on a tcp socket before bind() or connect() (accepted sockets
     inherit it from the listener): the device (``BINDTODEVICE``), ``TOS``, buffer sizes."""
     device = options.get(C.BINDTODEVICE)
-    if device and hasattr(socket, "SO_BINDTODEVICE"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
+    if device and SO_BINDTODEVICE is not None:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device)
     _set_tos_and_buffers(sock, family, options)
 
 

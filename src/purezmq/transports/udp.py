@@ -32,6 +32,7 @@ import socket
 from dataclasses import dataclass
 
 from purezmq import constants as C
+from purezmq._compat import SO_BINDTODEVICE
 from purezmq.core.endpoint import _port, interface_address
 from purezmq.error import ZMQError
 from purezmq.plumbing.pipe import Pipe, _nothing
@@ -155,8 +156,8 @@ class UdpSession:
         try:
             sock.setblocking(False)
             device = opts.get(C.BINDTODEVICE)
-            if device and hasattr(socket, "SO_BINDTODEVICE"):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
+            if device and SO_BINDTODEVICE is not None:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device)
             if sending:
                 if addr.multicast:
                     self._multicast_out(sock, opts)

@@ -287,3 +287,18 @@ def test_this_session_runs_without_posix_pieces():
         assert e.value.errno == zmq.EPROTONOSUPPORT
     finally:
         ctx.destroy(linger=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fallback reads /sys")
+def test_interface_lookups_without_the_socket_functions(monkeypatch):
+    """PyPy 3.9's socket module has no if_nametoindex/if_nameindex: the Linux fallback
+    reads /sys/class/net and agrees with what the kernel says through CPython's."""
+    real_index = socket.if_nametoindex("lo")
+    real_list = socket.if_nameindex()
+    monkeypatch.delattr(socket, "if_nametoindex")
+    monkeypatch.delattr(socket, "if_nameindex")
+    assert _compat.if_nametoindex("lo") == real_index
+    assert sorted(_compat.if_nameindex()) == sorted(real_list)
+    for bad in ("no-such-if0", "", "../lo"):
+        with pytest.raises(OSError):
+            _compat.if_nametoindex(bad)

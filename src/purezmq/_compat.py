@@ -63,6 +63,22 @@ def if_nametoindex(name: str) -> int:
         raise OSError(_errno.ENODEV, "no such interface", name) from None
 
 
+def if_nameindex() -> list[tuple[int, str]]:
+    """``socket.if_nameindex``; on Linux without it (PyPy 3.9) from ``/sys/class/net``."""
+    fn = getattr(_socket, "if_nameindex", None)
+    if fn is not None:
+        return fn()
+    import os
+
+    out = []
+    for name in sorted(os.listdir("/sys/class/net")) if LINUX else ():
+        try:
+            out.append((if_nametoindex(name), name))
+        except OSError:
+            continue
+    return sorted(out)
+
+
 # poll(2)'s event bits: the platform's where it has poll, else Linux's values (only
 # SelectPoll produces and reads them there).
 POLLIN: int = getattr(_select, "POLLIN", 0x001)

@@ -32,7 +32,7 @@ import socket
 from dataclasses import dataclass
 
 from purezmq import constants as C
-from purezmq._compat import SO_BINDTODEVICE
+from purezmq._compat import SO_BINDTODEVICE, if_nametoindex
 from purezmq.core.endpoint import _port, interface_address
 from purezmq.error import ZMQError
 from purezmq.plumbing.pipe import Pipe, _nothing
@@ -115,7 +115,7 @@ def resolve(address: str, *, bind: bool, ipv6: bool = False, dns: bool = True) -
             raise ZMQError(C.EINVAL)
         if iface != "*":
             try:
-                iface_index = socket.if_nametoindex(iface)
+                iface_index = if_nametoindex(iface)
             except (OSError, ValueError):
                 iface_index = -1
         bind_to = (iface_ip, port)

@@ -49,33 +49,43 @@ SO_BINDTODEVICE: int | None = getattr(_socket, "SO_BINDTODEVICE", 25 if LINUX el
 
 
 def if_nametoindex(name: str) -> int:
-    """``socket.if_nametoindex``; on Linux without it (PyPy 3.9) the kernel's
-    ``/sys/class/net/NAME/ifindex``.  OSError for an unknown interface, as the original."""
+    """``socket.if_nametoindex``; on Linux without it (PyPy 3.9) the ``SIOCGIFINDEX``
+    ioctl, which answers for the calling thread's network namespace.  OSError for an
+    unknown interface, as the original."""
     fn = getattr(_socket, "if_nametoindex", None)
     if fn is not None:
         return fn(name)
-    if not LINUX or not name or "/" in name or name in (".", ".."):
+    raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else b""
+    if not LINUX or not raw or len(raw) >= 16 or b"\0" in raw:
         raise OSError(_errno.ENODEV, "no such interface", name)
+    import fcntl
+    import struct
+
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
-        with open(f"/sys/class/net/{name}/ifindex") as f:
-            return int(f.read())
-    except (OSError, ValueError):
+        res = fcntl.ioctl(probe.fileno(), 0x8933, raw.ljust(40, b"\0"))  # SIOCGIFINDEX
+    except OSError:
         raise OSError(_errno.ENODEV, "no such interface", name) from None
+    finally:
+        probe.close()
+    return struct.unpack_from("@i", res, 16)[0]
 
 
 def if_nameindex() -> list[tuple[int, str]]:
-    """``socket.if_nameindex``; on Linux without it (PyPy 3.9) from ``/sys/class/net``."""
+    """``socket.if_nameindex``; on Linux without it (PyPy 3.9) the names in
+    ``/proc/self/net/dev`` (the calling thread's network namespace)."""
     fn = getattr(_socket, "if_nameindex", None)
     if fn is not None:
         return fn()
-    import os
-
     out = []
-    for name in sorted(os.listdir("/sys/class/net")) if LINUX else ():
-        try:
-            out.append((if_nametoindex(name), name))
-        except OSError:
-            continue
+    if LINUX:
+        with open("/proc/self/net/dev") as f:
+            names = [line.split(":", 1)[0].strip() for line in f.readlines()[2:]]
+        for name in names:
+            try:
+                out.append((if_nametoindex(name), name))
+            except OSError:
+                continue
     return sorted(out)
 
 

@@ -16,8 +16,8 @@ Wake-ups happen only on edges, through two flags with a double check:
 
 Threads and ownership (the rule that holds without the GIL). The pipe belongs to its two
 ends: only the writer appends, only the reader pops; either may clear a flag, and a flag
-cleared by both costs at most a spurious wake-up. What must never happen is a *lost* wake-
-up: the writer appends and reads ``armed`` as False while the reader, having set
+cleared by both costs at most a spurious wake-up. What must never happen is a *lost*
+wake-up: the writer appends and reads ``armed`` as False while the reader, having set
 ``armed``, reads the queue as empty. Each side writes one location and then reads the
 other, the pattern where a weakly ordered machine may reorder the store after the load.
 Under the GIL every bytecode is sequentially consistent and nothing more is needed.

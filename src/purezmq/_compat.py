@@ -58,7 +58,10 @@ def if_nametoindex(name: str) -> int:
     raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else b""
     if not LINUX or not raw or len(raw) >= 16 or b"\0" in raw:
         raise OSError(_errno.ENODEV, "no such interface", name)
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:  # no ioctl to ask with: as if there were no such interface
+        raise OSError(_errno.ENODEV, "no such interface", name) from None
     import struct
 
     probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)

@@ -3,8 +3,8 @@
 # .ci/run): a core set of test modules on each, in its own virtual environment.
 # Interpreters come from pyenv (/root/.pyenv/versions/3.X.*) or PATH (python3.X); one that
 # cannot be found is reported and skipped, not silently passed over.
-# Measured on the 2-core development VM (shared, loaded): 5 min 10 s for the four
-# (3.9: 105 s, 3.10: 79 s, 3.12: 71 s, each with its venv and install).
+# Measured on the 2-core development VM (shared): 3 min 50 s for the four, each 56-60 s
+# with its venv and install (5 min 10 s while another leg ran beside it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The core set: what differs between Python versions (asyncio, threads, dataclasses, the

@@ -295,9 +295,18 @@ def test_this_session_runs_without_posix_pieces():
         ctx.destroy(linger=0)
 
 
+def _have_fcntl() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # (removed under PUREZMQ_TEST_NONPOSIX)
+        return False
+    return True
+
+
 @pytest.mark.skipif(
-    not sys.platform.startswith("linux") or not hasattr(socket, "if_nametoindex"),
-    reason="the fallback is Linux's; compared with the socket module's functions",
+    not sys.platform.startswith("linux") or not hasattr(socket, "if_nametoindex")
+    or not _have_fcntl(),
+    reason="the fallback is Linux's ioctl; compared with the socket module's functions",
 )
 def test_interface_lookups_without_the_socket_functions(monkeypatch):
     """PyPy 3.9's socket module has no if_nametoindex/if_nameindex: the Linux fallback

@@ -5,7 +5,7 @@
 # no fork, sched_yield or fcntl; socketpair over loopback tcp as on Windows).  Tests that
 # need ipc:// skip.  What this cannot show is Windows' own socket behaviour: see README,
 # "What runs where".  Uses .ci/run's virtual environment when it is active.
-# Measured on the 2-core development VM (shared, loaded): 78 s.
+# Measured on the 2-core development VM (shared, loaded): 74-78 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! python -c "import purezmq, pytest, zmq" 2>/dev/null; then

@@ -278,12 +278,16 @@ def test_hosted_reads_hand_reading_back_to_the_io_thread():
         poller.register(rep, zmq.POLLIN)
 
         def client() -> None:
-            for i in range(400):
+            for i in range(200):
+                if i % 4 == 0:
+                    # A hosted wait longer than HOST_RECHECK: the I/O thread finds the
+                    # connection hosted, stops looking, and must be handed reading back.
+                    time.sleep(0.01)
                 req.send(b"%d" % i)
                 assert req.recv() == b"ok"
 
         def server() -> None:
-            for i in range(400):
+            for i in range(200):
                 if i % 2:
                     assert dict(poller.poll(LOST * 1000)).get(rep) == zmq.POLLIN, (
                         "the I/O thread never took reading back after a hosted wait"

@@ -32,7 +32,7 @@ import socket
 from dataclasses import dataclass
 
 from purezmq import constants as C
-from purezmq._compat import SO_BINDTODEVICE, if_nametoindex
+from purezmq._compat import SO_BINDTODEVICE, if_nametoindex, zmq_errno
 from purezmq.core.endpoint import _port, interface_address
 from purezmq.error import ZMQError
 from purezmq.plumbing.pipe import Pipe, _nothing
@@ -167,7 +167,7 @@ class UdpSession:
                 self.endpoint = _last_endpoint(address, sock.getsockname()[1])
         except OSError as e:
             sock.close()
-            raise ZMQError(e.errno or C.EINVAL) from None
+            raise ZMQError(zmq_errno(e.errno) or C.EINVAL) from None
         self.sock = sock
         self.fd = sock.fileno()
         peer = owner._new_peer(self.endpoint)

@@ -34,7 +34,10 @@ class Poller:
     # file descriptors are registered too (``select.poll`` or its ``select.select`` stand-in;
     # purezmq.green's Poller yields to gevent's hub).
     _waiter_class: Any = Waiter
-    _fd_poller: Any = staticmethod(_compat.poll)
+
+    @staticmethod
+    def _fd_poller() -> Any:
+        return _compat.poll()  # looked up per poll: what the platform (or a test) provides
 
     def __init__(self) -> None:
         self.sockets: list[tuple[Any, int]] = []

@@ -17,6 +17,10 @@ CORE=(
   tests/test_z85.py tests/test_subscriptions.py tests/test_constants.py tests/test_api_names.py
 )
 ASYNCIO_SLICE="req_rep or pub_sub or dealer_router or cancelled_recv or poller or io_on_loop"
+# Real applications with `import zmq` = purezmq in every process (tests/apps: Jupyter,
+# ipyparallel, locust, circus), zmq.green and the switch itself, on every Python they support
+# (3.10+; the default Python runs them in the main suite).
+APPS=(tests/apps tests/test_green.py tests/test_alias.py)
 missing=()
 for v in 3.9 3.10 3.12 3.13; do
   py=""
@@ -37,6 +41,10 @@ for v in 3.9 3.10 3.12 3.13; do
   echo "+ CPython $v ($py): core set"
   "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE[@]}"
   "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/test_asyncio.py -k "$ASYNCIO_SLICE"
+  if [ "$v" != 3.9 ]; then
+    echo "+ CPython $v: real applications"
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "${APPS[@]}"
+  fi
   echo "CPython $v: $((SECONDS - start)) s"
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -20,7 +20,8 @@ installed=$SECONDS
 # Left out (seconds on PyPy, measured on the loaded 2-core VM): tests/reliability (network
 # faults, crashes, churn: minutes even on CPython), tests/interop (JeroMQ/Java and
 # process-per-peer harnesses), tests/zmtp/test_decoder.py (1,859 small cases: 75 s; the JIT
-# never warms up) and tests/zmtp/test_fuzz.py (hypothesis: 21 s).
+# never warms up) and tests/zmtp/test_fuzz.py (hypothesis: 21 s); tests/apps and
+# tests/test_green.py, whose applications and gevent the test extra installs on CPython only.
 # Deselected, because pyzmq's CFFI backend (the one it uses on PyPy) differs from its Cython
 # one: it has no Frame.get (zmq_msg_gets; the tests read Peer-Address / User-Id through
 # it), proxy_steerable returns None, and Context.destroy()/term() hang with a proxy's or a
@@ -42,6 +43,7 @@ DESELECT=(
 args=()
 for d in "${DESELECT[@]}"; do args+=(--deselect "$d"); done
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
-  --ignore=tests/reliability --ignore=tests/interop \
+  --ignore=tests/reliability --ignore=tests/interop --ignore=tests/apps \
+  --ignore=tests/test_green.py \
   --ignore=tests/zmtp/test_decoder.py --ignore=tests/zmtp/test_fuzz.py "${args[@]}"
 echo "30-pypy: $((SECONDS - start)) s ($((installed - start)) s to install)"

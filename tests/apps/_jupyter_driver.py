@@ -249,20 +249,25 @@ def scenario_zmqstream(kernel_name: str) -> None:
         kc.start_channels()
         kc.iopub_channel.call_handlers = got.put  # called on the channels' IOLoop thread
         kc.shell_channel.call_handlers = got.put
-        # kernel_info until the kernel answers (the iopub subscription settles meanwhile).
+        # kernel_info until the kernel answers on shell and its status for that request
+        # reaches us on iopub: then the iopub subscription is through (what jupyter_client's
+        # own wait_for_ready waits for), so the execute's output cannot be lost to the slow
+        # joiner.
         deadline = time.monotonic() + 60
         info = None
-        while info is None and time.monotonic() < deadline:
+        subscribed = False
+        while not (info is not None and subscribed) and time.monotonic() < deadline:
             kc.kernel_info()
             try:
-                while True:
+                while not (info is not None and subscribed):
                     m = got.get(timeout=1)
                     if m["msg_type"] == "kernel_info_reply":
                         info = m
-                        break
+                    elif m["msg_type"] == "status":  # iopub only
+                        subscribed = True
             except queue.Empty:
                 pass
-        report("threaded-ready", ok=info is not None)
+        report("threaded-ready", ok=info is not None and subscribed)
         msg_id = kc.execute("print('via threaded client')")
         text, idle = "", False
         deadline = time.monotonic() + STEP_TIMEOUT

@@ -58,8 +58,9 @@ class Context(Generic[_SocketType]):
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_reactor", None)
         object.__setattr__(self, "_sockets", weakref.WeakSet())
-        # Sockets not yet reaped.  Weak, as pyzmq's: a socket dropped without close() is
-        # collected and closed by its __del__ (a lingering one is held by its I/O objects).
+        # Socket cores not yet reaped.  Weak, as pyzmq's: a socket dropped without close() is
+        # collected and closed by its __del__; its core, lingering, is held by its I/O
+        # objects until they are done (see core/socket.py).
         object.__setattr__(self, "_open", weakref.WeakSet())
         object.__setattr__(self, "_reaped_cv", threading.Condition(self._lock))
         object.__setattr__(self, "_inproc", {})
@@ -97,9 +98,11 @@ class Context(Generic[_SocketType]):
         return sock
 
     def _register(self, sock) -> None:
+        """Note a new socket: its facade weakly (``destroy`` closes it), its core until it is
+        reaped (``term`` waits for it; held by its I/O objects while it lingers)."""
         with self._lock:
             self._sockets.add(sock)
-            self._open.add(sock)
+            self._open.add(sock._core)
 
     def _get_reactor(self) -> Reactor:
         reactor = self._reactor
@@ -152,6 +155,10 @@ class Context(Generic[_SocketType]):
         for sock in list(self._sockets):
             if not sock.closed:
                 sock.close(linger=linger)
+        if linger is not None:  # sockets closed by their collection may still be lingering
+            for core in list(self._open):
+                if core.closed:
+                    core._end_io(linger)
         self.term()
 
     def __enter__(self):

@@ -1048,3 +1048,256 @@ def test_io_on_loop_poller_alone_drives_the_connections():
 
     assert run(main()) == b"polled"
     c.destroy(linger=0)
+
+
+# -- one context, several threads each running its own loop (as pyzmq allows) --------------
+@pytest.mark.parametrize("io_on_loop", [True, False])
+def test_one_context_serves_loops_in_several_threads(io_on_loop):
+    """``Context.instance()``-style sharing: a REP served on one thread's loop, REQs on two
+    other threads' loops, sockets made and connected in each thread; the server's loop
+    ends first and the clients go on (no loop depends on another thread's loop)."""
+    before = set(threading.enumerate())
+    c = zaio.Context(io_on_loop=io_on_loop)
+    rep = c.socket(zmq.REP)
+    rep.linger = 0
+    rep.bind(f"{LOCAL}:*")
+    addr = rep.last_endpoint.decode()
+    served = threading.Event()
+    results: dict = {}
+    errors: list = []
+
+    async def server():
+        for _ in range(2):
+            await rep.send(await rep.recv())
+        served.set()
+
+    async def client(tag: bytes):
+        req = c.socket(zmq.REQ)
+        req.linger = 0
+        req.connect(addr)
+        await req.send(tag)
+        got = [await asyncio.wait_for(req.recv(), 10)]
+        # Block this loop until the server's loop is gone (nothing of the others may
+        # run on it); then this thread's sockets still talk, on this loop.
+        assert served.wait(10)
+        a, b = c.socket(zmq.PAIR), c.socket(zmq.PAIR)
+        a.linger = b.linger = 0
+        a.bind(f"{LOCAL}:*")
+        b.connect(a.last_endpoint.decode())
+        for i in range(20):
+            await b.send(b"%d" % i)
+            got.append(await asyncio.wait_for(a.recv(), 10))
+        for s in (req, a, b):
+            s.close()
+        results[tag] = got
+
+    def thread(coro_fn, *args):
+        try:
+            run(coro_fn(*args))
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=thread, args=(server,))]
+    threads += [threading.Thread(target=thread, args=(client, t)) for t in (b"a", b"b")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert not any(t.is_alive() for t in threads)
+        expected = [b"%d" % i for i in range(20)]
+        assert results == {b"a": [b"a", *expected], b"b": [b"b", *expected]}
+    finally:
+        rep.close()
+        done = threading.Event()
+        threading.Thread(target=lambda: (c.term(), done.set()), daemon=True).start()
+        assert done.wait(10), "term() hung"
+    time.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("purezmq-io")
+                and t not in before], "an I/O thread outlived term()"
+
+
+def test_context_instance_is_shared_by_loop_threads():
+    inst = zaio.Context.instance()
+    seen = []
+
+    def thread():
+        async def main():
+            seen.append(zaio.Context.instance())
+
+        run(main())
+
+    ts = [threading.Thread(target=thread) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert seen == [inst, inst]
+
+
+def test_connections_move_to_a_waiting_loop_when_their_loop_thread_ends():
+    """Sockets connected before any loop ran are driven by the first loop that uses the
+    context; a socket waiting on another thread's loop must not stall when that first
+    loop's thread ends (its connections move to the loop that waits)."""
+    c = zaio.Context(io_on_loop=True)
+    x, y = c.socket(zmq.PAIR), c.socket(zmq.PAIR)  # driven by thread A's loop
+    p, q = c.socket(zmq.PAIR), c.socket(zmq.PAIR)  # used from thread B's loop
+    for s in (x, y, p, q):
+        s.linger = 0
+    for a, b in ((x, y), (p, q)):
+        a.bind(f"{LOCAL}:*")
+        b.connect(a.last_endpoint.decode())
+    a_running, a_done = threading.Event(), threading.Event()
+    got: list = []
+    errors: list = []
+
+    async def loop_a():
+        await y.send(b"a")
+        got.append(await asyncio.wait_for(x.recv(), 10))
+        a_running.set()
+        await asyncio.sleep(0.2)  # B's first exchange goes through this loop
+
+    async def loop_b():
+        assert a_running.wait(10)
+        await q.send(b"b1")
+        got.append(await asyncio.wait_for(p.recv(), 10))
+        assert a_done.wait(10)  # A's loop is gone now
+        await q.send(b"b2")
+        got.append(await asyncio.wait_for(p.recv(), 10))
+
+    def thread(fn, done=None):
+        try:
+            run(fn())
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            if done is not None:
+                done.set()
+
+    ta = threading.Thread(target=thread, args=(loop_a, a_done))
+    tb = threading.Thread(target=thread, args=(loop_b,))
+    try:
+        ta.start()
+        tb.start()
+        ta.join(30)
+        tb.join(30)
+        assert not errors, errors
+        assert got == [b"a", b"b1", b"b2"]
+    finally:
+        for s in (x, y, p, q):
+            s.close()
+        c.term()
+
+
+# -- shutdown: nothing of the library keeps a finished process alive ---------------------------
+_EXIT_SCRIPT = """
+import asyncio, sys
+import {lib} as zmq, {lib}.asyncio as zaio
+ctx = zmq.Context()
+push = ctx.socket(zmq.PUSH)             # LINGER -1, a message queued for nobody
+push.connect("tcp://127.0.0.1:9")
+push.send(b"stuck")
+inst = zmq.Context.instance()
+pull = inst.socket(zmq.PULL)
+pull.bind("tcp://127.0.0.1:*")
+
+kept = []  # referenced until exit (a context collected mid-program is another story)
+
+async def main():
+    for io_on_loop in ({flags}):
+        actx = zaio.Context(**({{"io_on_loop": io_on_loop}} if io_on_loop is not None else {{}}))
+        s = actx.socket(zmq.DEALER)
+        s.connect("tcp://127.0.0.1:9")
+        await s.send(b"stuck too")
+        kept.append((actx, s))
+asyncio.run(main())
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("lib", ["purezmq", "zmq"])
+def test_unterminated_contexts_do_not_keep_the_process_alive(lib):
+    """Contexts never terminated, sockets never closed, messages that can never go out:
+    the interpreter still exits when the program is done (as with pyzmq)."""
+    import subprocess
+    import sys
+
+    if lib == "zmq":
+        pytest.importorskip("zmq")
+    flags = "True, False" if lib == "purezmq" else "None,"
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT.format(lib=lib, flags=flags)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "done\n"
+
+
+def test_zap_serves_plain_servers_on_loops_in_two_threads(monkeypatch):
+    """ZAP with connections on two threads' loops: each server's handshakes are
+    authenticated (its engine on its own loop, the ZAP client on the first one's), and
+    every verdict reaches its engine on the engine's own thread."""
+    from purezmq.auth.thread import ThreadAuthenticator
+    from purezmq.io.engine import StreamEngine
+
+    wrong_thread: list = []
+    real_reply = StreamEngine.zap_reply
+
+    def zap_reply(self, *args):
+        if not self.reactor.in_thread():
+            wrong_thread.append(threading.current_thread().name)
+        return real_reply(self, *args)
+
+    monkeypatch.setattr(StreamEngine, "zap_reply", zap_reply)
+
+    c = zaio.Context(io_on_loop=True)
+    auth = ThreadAuthenticator(c)
+    auth.start()
+    auth.configure_plain("*", {"admin": "secret"})
+    errors: list = []
+    results: dict = {}
+    first_done = threading.Event()
+
+    async def serve(tag: str):
+        server = c.socket(zmq.PULL)
+        server.plain_server = True
+        server.linger = 0
+        server.bind(f"{LOCAL}:*")
+        addr = server.last_endpoint.decode()
+        good, bad = c.socket(zmq.PUSH), c.socket(zmq.PUSH)
+        good.plain_username, good.plain_password = b"admin", b"secret"
+        bad.plain_username, bad.plain_password = b"admin", b"wrong"
+        for s in (good, bad):
+            s.linger = 0
+            s.connect(addr)
+        await bad.send(b"rejected")
+        await good.send(tag.encode())
+        results[tag] = await asyncio.wait_for(server.recv(), 10)
+        results[tag + "-more"] = await server.poll(300)  # the bad client's never came
+        if tag == "a":
+            first_done.set()
+            await asyncio.sleep(0.5)  # keep the first loop (the ZAP client's) running
+        for s in (server, good, bad):
+            s.close()
+
+    def thread(tag: str):
+        try:
+            if tag == "b":
+                assert first_done.wait(10)
+            run(serve(tag))
+        except BaseException as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=thread, args=(t,)) for t in "ab"]
+    try:
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert not errors, errors
+        assert results == {"a": b"a", "a-more": 0, "b": b"b", "b-more": 0}
+        assert wrong_thread == []
+    finally:
+        auth.stop()
+        c.destroy(linger=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import threading
 import types
 import warnings
 
@@ -505,3 +506,81 @@ def test_ioloop_module(lib):
     assert mod.PeriodicCallback is tornado.ioloop.PeriodicCallback
     with pytest.warns(DeprecationWarning):
         assert mod.install() is None
+
+
+def test_ioloop_close_all_fds_closes_stream_sockets_so_term_returns(lib):
+    """pyzmq's stream registers its socket with the IOLoop: closing the loop with
+    ``all_fds=True`` closes it, and the context then terminates (no hang at shutdown)."""
+    zmq = lib.zmq
+    c = zmq.Context()
+    io_loop = IOLoop(make_current=False)
+    rep = c.socket(zmq.REP)
+    rep.linger = 0
+    rep.bind(LOCAL)
+    req = c.socket(zmq.REQ)
+    req.linger = 0
+    req.connect(rep.getsockopt(zmq.LAST_ENDPOINT))
+    server = lib.ZMQStream(rep, io_loop)
+    client = lib.ZMQStream(req, io_loop)
+    server.on_recv_stream(lambda stream, msg: stream.send_multipart(msg))
+    replies = []
+
+    def on_reply(msg):
+        replies.append(msg)
+        io_loop.stop()
+
+    client.on_recv(on_reply)
+    client.send(b"ping")
+    io_loop.call_later(GUARD, io_loop.stop)
+    io_loop.start()
+    assert replies == [[b"ping"]]
+    io_loop.close(all_fds=True)
+    assert rep.closed and req.closed
+    done = threading.Event()
+    threading.Thread(target=lambda: (c.term(), done.set()), daemon=True).start()
+    assert done.wait(10), "Context.term() hung after IOLoop.close(all_fds=True)"
+
+
+def test_eventloop_future_sockets_in_tornado_coroutines(lib):
+    """``zmq.eventloop.future``: Future-returning Context / Socket / Poller for tornado."""
+    future = importlib.import_module(f"{lib.zmq.__name__}.eventloop.future")
+    zmq = lib.zmq
+    from tornado import gen
+
+    async def body(io_loop):
+        c = future.Context()
+        try:
+            assert isinstance(c, zmq.Context)
+            assert future.Context.instance() is future.Context.instance()
+            assert future.Context.instance() is not zmq.Context.instance()
+            rep = c.socket(zmq.REP)
+            assert isinstance(rep, future.Socket)
+            rep.linger = 0
+            rep.bind(LOCAL)
+            req = c.socket(zmq.REQ)
+            req.linger = 0
+            req.connect(rep.getsockopt(zmq.LAST_ENDPOINT))
+
+            async def server():
+                msg = await rep.recv_multipart()
+                await rep.send_multipart(msg[::-1])
+
+            task = io_loop.add_future(gen.convert_yielded(server()), lambda f: f.result())
+            del task
+            await req.send_multipart([b"a", b"b"])
+            poller = future.Poller()
+            poller.register(req, zmq.POLLIN)
+            events = await gen.with_timeout(io_loop.time() + GUARD, poller.poll())
+            assert events == [(req, zmq.POLLIN)]
+            assert await req.recv_multipart() == [b"b", b"a"]
+            pending = rep.recv()
+            assert not pending.done()
+            pending.cancel()
+            assert pending.done()
+            req.close()
+            rep.close()
+        finally:
+            c.destroy(linger=0)
+            future.Context.instance().term()
+
+    run(body)

@@ -41,6 +41,13 @@ connections itself when the loop cannot (called in the loop's thread, or after t
 closed), so lingering messages still go out.  The price: every socket of such a context
 does its I/O only while that loop runs, so a blocking call in the loop's thread waits
 for itself.
+
+Several loop threads, one context (as pyzmq allows).  The context has one loop reactor
+per event loop (see ``Context._get_reactor``): a socket's connections run on the loop
+that was running where it was first bound or connected, so a thread's loop never waits
+for another's.  A reactor is driven by one running loop at a time; a socket used from
+another thread's loop still works through it (its wake-ups reach its own loop with
+``call_soon_threadsafe``), and takes it over when the loop driving it has stopped.
 """
 
 from __future__ import annotations
@@ -314,7 +321,7 @@ class Socket(_SyncSocket):
         self._aio_scheduled = False  # a handler left on the old loop will never run
         self._aio_loop = running
         self._aio_tid = _get_ident()
-        reactor = self.ctx._reactor
+        reactor = self._io_reactor or self.ctx._reactor
         if reactor is not None and reactor.__class__ is LoopReactor:
             reactor.attach(running)  # io_on_loop: the connections follow to this loop
         return running
@@ -392,6 +399,12 @@ class Socket(_SyncSocket):
             fut._timer = self._aio_loop.call_later(timeo / 1000.0, self._aio_timeout, fut)
         q.append(fut)
         self._aio_pending += 1
+        reactor = self._io_reactor
+        if (reactor is not None and reactor.__class__ is LoopReactor
+                and reactor.loop is not self._aio_loop):
+            # Our connections run on another loop: if that one has stopped (its thread's
+            # asyncio.run ended), nobody would deliver what we wait for: drive them here.
+            reactor.attach(self._aio_loop)
         if not self._aio_watching:
             self._aio_watch()
             # A message (or room) may have come between our attempt and the registration,
@@ -822,7 +835,7 @@ class Poller(_SyncPoller):
         loop = _loop()
         zsocks = [s for s, _ in self.sockets if isinstance(s, SocketBase)]
         for s in zsocks:  # io_on_loop contexts: their connections follow to this loop
-            reactor = s.ctx._reactor
+            reactor = s._io_reactor or s.ctx._reactor
             if reactor is not None and reactor.__class__ is LoopReactor:
                 reactor.attach(loop)
         raw = [(_raw_fd(s), f) for s, f in self.sockets if not isinstance(s, SocketBase)]
@@ -889,35 +902,64 @@ class Context(_SyncContext):
         return bool(self.__dict__.get("_io_on_loop"))
 
     def _get_reactor(self):
+        """The reactor for a socket's connections (asked at its first bind/connect).
+
+        On the loop (``io_on_loop``), one :class:`LoopReactor` per event loop: a socket
+        bound or connected while a loop runs has its connections on that loop, so loops
+        in different threads never wait for each other (pyzmq's contexts serve every
+        thread).  Sockets bound or connected with no loop running share one more
+        reactor, which follows the first loop that uses one of them.
+        """
         if not self.__dict__.get("_io_on_loop"):
             return super()._get_reactor()
-        reactor = self._reactor
-        if reactor is None:
-            with self._lock:
-                reactor = self._reactor
-                if reactor is None:
-                    reactor = LoopReactor()
-                    object.__setattr__(self, "_reactor", reactor)
         try:
             loop = _get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None:
-            reactor.attach(loop)
+        d = self.__dict__
+        with self._lock:
+            unbound = d.get("_unbound_reactor")
+            if loop is None or (unbound is not None and unbound.loop is loop):
+                if unbound is None:
+                    unbound = d["_unbound_reactor"] = self._new_reactor()
+                return unbound
+            per_loop = d.setdefault("_loop_reactors", {})
+            reactor = per_loop.get(loop)
+            if reactor is None:
+                for old in [lp for lp in per_loop if lp.is_closed()]:
+                    del per_loop[old]  # its reactor lives on in its sockets (and for term)
+                reactor = per_loop[loop] = self._new_reactor()
+        reactor.attach(loop)
+        return reactor
+
+    def _new_reactor(self) -> LoopReactor:
+        reactor = LoopReactor()
+        self.__dict__.setdefault("_all_reactors", []).append(reactor)
+        if self._reactor is None:  # the base class's view: the context has a reactor
+            object.__setattr__(self, "_reactor", reactor)
         return reactor
 
     def term(self) -> None:
-        reactor = self._reactor
-        if isinstance(reactor, LoopReactor) and not self._closed:
-            # Mark terminated and wake the sockets as the core does, then, if no loop will
-            # drive the connections while we wait (we are in its thread, or it is gone),
-            # drive them here until every closed socket has finished lingering.
+        reactors = self.__dict__.get("_all_reactors") or []
+        if reactors and not self._closed:
+            # Mark terminated and wake the sockets as the core does, then, for each
+            # reactor no loop will drive while we wait (we are in its loop's thread, or
+            # the loop is gone), drive it here until its closed sockets have finished
+            # lingering.
             object.__setattr__(self, "_terminated", True)
             for sock in list(self._sockets):
                 sock._notify()
-            if reactor.must_pump():
-                reactor.pump(lambda: not self._open)
+            for reactor in reactors:
+                if reactor.must_pump():
+                    reactor.pump(lambda r=reactor: not any(
+                        s._io_reactor is r for s in list(self._open)
+                    ))
         super().term()
+        for reactor in reactors:
+            reactor.stop()
+        self.__dict__.pop("_all_reactors", None)
+        self.__dict__.pop("_loop_reactors", None)
+        self.__dict__.pop("_unbound_reactor", None)
 
     def __del__(self) -> None:
         if getattr(self, "_shadow_of", None) is None:

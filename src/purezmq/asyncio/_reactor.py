@@ -61,17 +61,22 @@ class LoopReactor:
     def in_thread(self) -> bool:
         return threading.get_ident() == self._tid
 
-    def attach(self, loop) -> None:
-        """Be driven by ``loop`` (called from its thread) from now on."""
+    def driven_elsewhere(self, loop) -> bool:
+        """Whether a loop other than ``loop`` drives us, running in another thread."""
+        old = self._loop
+        return (
+            old is not None and old is not loop and old.is_running() and not self.in_thread()
+        )
+
+    def attach(self, loop) -> bool:
+        """Be driven by ``loop`` (called from its thread) from now on, unless a loop
+        running in another thread drives us: then leave it (False).  Sockets used from
+        ``loop`` still work, through :meth:`call_soon_threadsafe`, as with an I/O thread."""
         if loop is self._loop:
-            return
+            return True
         with self._attach_lock:
-            old = self._loop
-            if old is not None and old.is_running() and not self.in_thread():
-                raise RuntimeError(
-                    "this purezmq io_on_loop context is driven by a loop running in another "
-                    "thread"
-                )
+            if self.driven_elsewhere(loop):
+                return False
             self._detach()
             self._loop = loop
             self._tid = threading.get_ident()
@@ -82,6 +87,7 @@ class LoopReactor:
             self._schedule_timers()
             self._calls_scheduled = True
             loop.call_soon(self._run_calls)
+        return True
 
     def _detach(self) -> None:
         old = self._loop

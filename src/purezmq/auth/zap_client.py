@@ -86,9 +86,13 @@ class ZapClient:
 
             error = no_handler_verdict(owner, mechanism)
             if error is None:  # libzmq goes on without ZAP
-                self.reactor.call_soon(lambda: engine.zap_reply(b"200", b"", b"", {}))
+                self.reactor.call_soon(lambda: _on_engine_thread(
+                    engine, lambda: engine.zap_reply(b"200", b"", b"", {})
+                ))
             else:
-                self.reactor.call_soon(lambda: engine.zap_failed(error))
+                self.reactor.call_soon(lambda: _on_engine_thread(
+                    engine, lambda: engine.zap_failed(error)
+                ))
             return
         if handler is not self.handler or self.sock is None:
             self._connect(handler)
@@ -162,16 +166,28 @@ class ZapClient:
                 # The user id frame wins over a "User-Id" in the metadata, as in libzmq.
                 metadata = {k: v for k, v in metadata.items() if k.lower() != "user-id"}
                 metadata["User-Id"] = user_id
-                engine.zap_reply(code, text, user_id, metadata)
+                _on_engine_thread(engine, lambda: engine.zap_reply(code, text, user_id, metadata))
                 return
-        engine.zap_failed(error)
+        _on_engine_thread(engine, lambda: engine.zap_failed(error))
+
+
+def _on_engine_thread(engine, call) -> None:
+    """Run ``call`` where ``engine`` runs: now if that is here, else soon on its reactor
+    (another than the client's when a purezmq.asyncio context serves several loops)."""
+    reactor = getattr(engine, "reactor", None)
+    if reactor is None or reactor.in_thread():
+        call()
+    else:
+        reactor.call_soon_threadsafe(call)
 
 
 def submit(owner, engine, request) -> None:
     """Called by an engine whose mechanism asked for ZAP (on the I/O thread, or on a
     caller's thread reading the connection itself: the request then hops to the I/O thread,
     where the client and its DEALER live)."""
-    reactor = owner.ctx._get_reactor()
+    client = getattr(owner.ctx, "_zap_client_obj", None)
+    # The client's reactor (a purezmq.asyncio context has one per event loop).
+    reactor = client.reactor if client is not None else owner.ctx._get_reactor()
     if not reactor.in_thread():
         reactor.call_soon_threadsafe(lambda: submit(owner, engine, request))
         return

@@ -103,6 +103,7 @@ class SocketBase:
         self._monitor_mask = 0
         self._monitor_lock = threading.Lock()
         self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
+        self._io_reactor = None  # where this socket's connections run (first bind/connect)
 
     # -- cross-thread plumbing ---------------------------------------------------------
     @property
@@ -218,11 +219,20 @@ class SocketBase:
         if hasattr(owner, "peer_closed"):
             owner.peer_closed(peer)
             return
-        reactor = self.ctx._reactor
+        reactor = self._io_reactor or self.ctx._reactor
         if reactor is not None:
             reactor.call_soon_threadsafe(lambda: owner.terminate(0.0))
 
     # -- I/O-thread bookkeeping ------------------------------------------------------
+    def _get_io_reactor(self):
+        """The reactor this socket's connections run on: the context's choice at the first
+        bind/connect (a context may have several: ``purezmq.asyncio``'s, one per loop
+        thread), then that one for the socket's life, so closing it reaches them all."""
+        reactor = self._io_reactor
+        if reactor is None:
+            reactor = self._io_reactor = self.ctx._get_reactor()
+        return reactor
+
     def _io_done(self, obj) -> None:
         with self._io_lock:
             self._io_objects.discard(obj)
@@ -296,7 +306,7 @@ class SocketBase:
         self._last_endpoint = listener.endpoint
         # Keyed by LAST_ENDPOINT only, as libzmq: unbind("tcp://*:*") is ENOENT.
         self._endpoints.setdefault(listener.endpoint, []).append(listener)
-        reactor = self.ctx._get_reactor()
+        reactor = self._get_io_reactor()
         with self._io_lock:
             self._io_objects.add(listener)
         reactor.call_soon_threadsafe(lambda: listener.start(reactor))
@@ -343,7 +353,7 @@ class SocketBase:
             self._attach(peer)
         self._endpoints.setdefault(addr, []).append(session)
         self._last_endpoint = addr
-        reactor = self.ctx._get_reactor()
+        reactor = self._get_io_reactor()
         with self._io_lock:
             self._io_objects.add(session)
         reactor.call_soon_threadsafe(lambda: session.start(reactor))
@@ -360,7 +370,7 @@ class SocketBase:
         objs = self._endpoints.pop(addr, None)
         if not objs:
             raise ZMQError(errno.ENOENT)
-        reactor = self.ctx._reactor
+        reactor = self._io_reactor or self.ctx._reactor
         for obj in objs:
             if isinstance(obj, tuple):  # an inproc bind
                 from purezmq.transports import inproc
@@ -625,7 +635,7 @@ class SocketBase:
         """Stop the socket's I/O objects, letting them flush for ``linger`` ms (-1: for
         ever); False if there are none.  ``Context.destroy(linger)`` calls it again on a
         closed socket still lingering (one closed by its collection) to cut it short."""
-        reactor = self.ctx._reactor
+        reactor = self._io_reactor or self.ctx._reactor
         with self._io_lock:
             pending = bool(self._io_objects)
         if not pending or reactor is None:

@@ -1,18 +1,17 @@
 """``ZMQStream``: callbacks for a purezmq socket on a tornado ``IOLoop`` (pyzmq's API).
 
-Theory of operation.  A stream is told about its socket the way :mod:`purezmq.asyncio`
-is: one wake callback registered with the core (``add_waiter``), which the core calls from
-any thread (an engine on the I/O thread, an inproc peer, a pipe draining) whenever the
-socket's state may have changed.  The wake schedules the stream's handler on the IOLoop
-once (tornado's ``add_callback`` is thread-safe) until the handler has run: edge-triggered,
-as libzmq's ``FD`` is, and with no file descriptor or poller of its own.
+Theory of operation.  As pyzmq's, a stream registers its socket with the IOLoop
+(``io_loop.add_handler(socket, handler, READ)``: tornado watches ``socket.fileno()``, the
+socket's ``FD``), so the loop owns it as it owns any file object: ``IOLoop.close(all_fds=
+True)`` closes it, and ``Context.term()`` can then return.  The ``FD`` is edge-triggered,
+as libzmq's: it becomes readable when the socket's state may have changed (any thread: an
+engine on the I/O thread, an inproc peer, a pipe draining) and reading ``EVENTS`` resets it.
 
 The handler reads ``EVENTS`` and, like pyzmq's, does at most one receive (handed to the
 ``on_recv`` callback) and one queued send (reported to ``on_send``) per loop iteration, so
 several streams on one loop take turns; if the socket can still do what the stream wants,
-it schedules itself again, because no new edge will come for messages already there.  The
-wake callback is registered only while the stream wants something (an ``on_recv``
-callback, or queued sends), so an idle stream costs nothing.
+it schedules itself again (``add_callback``), because no new edge will come for messages
+already there.
 
 Sends are always queued (``send*`` never touch the socket): they go out, in order, when
 the socket is writable, or at ``flush()``.
@@ -116,10 +115,10 @@ class ZMQStream:
         self._send_queue: deque[tuple[Sequence[Any], dict[str, Any]]] = deque()
         self._close_callback: Callable[[], Any] | None = None
         self._scheduled = False  # our handler is on the loop's queue
-        self._watching = False  # our wake callback is registered with the core
-        self._wake = self._wake_up  # one bound method: remove_waiter compares it
+        self._fd = socket.FD  # to unregister it if the socket is closed behind our back
         for name in _LINKED:
             setattr(self, name, getattr(socket, name))
+        self.io_loop.add_handler(socket, self._handle_events, self.io_loop.READ)
         if socket.ctx.__dict__.get("_io_on_loop"):
             # A purezmq.asyncio context runs its connections on the loop: make sure they
             # follow to this IOLoop's (attaching must happen in the loop's thread).
@@ -127,8 +126,12 @@ class ZMQStream:
 
     def _attach_reactor(self) -> None:
         sock = self.socket
-        if sock is not None and not sock.closed:
-            sock.ctx._get_reactor()  # attaches an on-loop reactor to the running loop
+        if sock is None or sock.closed:
+            return
+        reactor = sock._io_reactor or sock.ctx._reactor
+        attach = getattr(reactor, "attach", None)  # an on-loop reactor (not an I/O thread)
+        if attach is not None:
+            attach(asyncio.get_running_loop())  # unless another thread's loop drives it
 
     # -- callbacks ---------------------------------------------------------------------
     def on_recv(self, callback: Callable[[list], Any] | None, copy: bool = True) -> None:
@@ -278,9 +281,11 @@ class ZMQStream:
         sock = self.socket
         if sock is None:
             return
-        self._unwatch()
         self.socket = None
-        if not sock.closed:
+        if sock.closed:  # closed directly: its FD is gone, unregister the number
+            self.io_loop.remove_handler(self._fd)
+        else:
+            self.io_loop.remove_handler(sock)
             sock.close(linger)
         if self._close_callback is not None:
             self._run_callback(self._close_callback)
@@ -329,56 +334,40 @@ class ZMQStream:
             _POLLOUT if self._send_queue else 0
         )
 
-    def _wake_up(self) -> None:
-        """The core's wake callback (any thread): schedule the handler once."""
-        if self._scheduled:
-            return
-        self._scheduled = True
-        self.io_loop.add_callback(self._handle)
-
-    def _unwatch(self) -> None:
-        if self._watching:
-            self._watching = False
-            sock = self.socket
-            if sock is not None:
-                sock.remove_waiter(self._wake)
+    def _schedule(self) -> None:
+        """Run the handler on the loop's next iteration (once, however often asked)."""
+        if not self._scheduled:
+            self._scheduled = True
+            self.io_loop.add_callback(self._handle)
 
     def _update(self) -> None:
-        """The callbacks or the queue changed: watch the socket (and look at it on the
-        loop, since what is already there will not wake us) or stop watching."""
+        """The callbacks or the queue changed: what the socket can already do will bring
+        no new edge on its FD, so look at it on the loop."""
         sock = self.socket
-        if sock is None:
-            return
-        if self._wants():
-            if not self._watching:
-                self._watching = True
-                sock.add_waiter(self._wake)
-            self._wake_up()
-        else:
-            self._unwatch()
+        if sock is not None and self._wants():
+            self._schedule()
 
     def _rearm(self) -> None:
         """After handling: look again on the next iteration if the socket can still do
-        what we want (edge-triggered: no new wake-up comes for it)."""
+        what we want (edge-triggered: no new edge comes for it)."""
         sock = self.socket
         if sock is None:
             return
         if sock.closed:
-            self._wake_up()  # the handler closes the stream
+            self._schedule()  # the handler closes the stream
             return
         wants = self._wants()
-        if not wants:
-            self._unwatch()
-            return
-        if not self._watching:
-            self._watching = True
-            sock.add_waiter(self._wake)
-        if sock.getsockopt(_EVENTS) & wants:
-            self._wake_up()
+        if wants and sock.getsockopt(_EVENTS) & wants:
+            self._schedule()
 
-    def _handle(self) -> None:
+    def _handle_events(self, fd: Any, events: int) -> None:
+        """The IOLoop's handler: the socket's FD is readable."""
+        self._handle(scheduled=False)
+
+    def _handle(self, scheduled: bool = True) -> None:
         """On the loop: one receive and one send, as the socket allows."""
-        self._scheduled = False
+        if scheduled:
+            self._scheduled = False
         sock = self.socket
         if sock is None:
             return
@@ -386,7 +375,12 @@ class ZMQStream:
             self.close()
             return
         try:
-            events = sock.getsockopt(_EVENTS)
+            events = sock.getsockopt(_EVENTS)  # resets the FD's edge
+        except ZMQError as e:
+            gen_log.warning("Got events for stream %s after its context ended: %s", self, e)
+            self.closed()
+            return
+        try:
             if events & _POLLIN and self._recv_callback is not None:
                 self._handle_recv()
                 if self.socket is None:

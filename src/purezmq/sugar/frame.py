@@ -32,11 +32,27 @@ class MessageTracker:
 _DONE = MessageTracker()
 
 
-class Frame:
-    """One message frame, with the peer's properties when it was received."""
+class Frame(bytearray):
+    """One message frame, with the peer's properties when it was received.
+
+    A Frame *is* a buffer on every Python, as pyzmq's: ``memoryview(frame)`` works, and
+    its buffer is writable (``frame.buffer.readonly`` is False, as pyzmq's).  Python
+    classes export the buffer protocol themselves (``__buffer__``) only from 3.12; before
+    that, a class exports a buffer only by inheriting one from a built-in type.  The
+    payload arrives as ``bytes``, which no Python-level object can export again without
+    being a ``bytes`` itself (immutable: pyzmq's buffer is writable, and ``Frame ==
+    b"x"`` must stay False).  So a Frame is a ``bytearray`` holding the payload: one
+    ``memcpy`` when it is made (C speed; it was made from ``bytes`` anyway), then
+    ``frame.buffer`` / ``memoryview(frame)`` are views of that memory (no copy) and
+    ``frame.bytes`` is copied once, on first use, and cached (as pyzmq caches it).
+
+    What is bytearray's and not pyzmq's stays hidden where pyzmq behaves differently:
+    equality and hashing are by identity, ``frame[key]`` is ``frame.get(key)``, and the
+    bytearray methods are there but are not part of the API.
+    """
 
     __slots__ = (
-        "_data", "more", "tracker", "tracker_event", "_props", "routing_id", "group",
+        "_bytes", "more", "tracker", "tracker_event", "_props", "routing_id", "group",
         "__weakref__",
     )
 
@@ -46,13 +62,14 @@ class Frame:
     ) -> None:
         if data is None:
             data = b""
-        elif isinstance(data, Frame):
-            data = data._data
         elif isinstance(data, str):
             raise TypeError("Str objects not allowed. Only: bytes, buffer interfaces.")
-        elif not isinstance(data, bytes):
-            data = bytes(memoryview(data))
-        self._data: bytes = data
+        elif data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = memoryview(data)  # a buffer only (bytearray would take ints, lists...)
+            if not data.contiguous:
+                raise BufferError("memoryview: underlying buffer is not contiguous")
+        bytearray.__init__(self, data)  # one copy of the payload (see the class docstring)
+        self._bytes = None  # .bytes, once asked for
         self.more = False
         self.tracker = MessageTracker() if track else None
         self.tracker_event = None
@@ -62,31 +79,42 @@ class Frame:
 
     @property
     def bytes(self) -> bytes:
-        return self._data
+        """The payload as ``bytes`` (copied on first use, then cached, as pyzmq's)."""
+        b = self._bytes
+        if b is None:
+            b = self._bytes = memoryview(self).tobytes()
+        return b
+
+    @property
+    def _data(self) -> bytes:
+        """What a send takes: the payload as it is now (written-to or not)."""
+        return memoryview(self).tobytes()
 
     @property
     def buffer(self) -> memoryview:
-        return memoryview(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+        """A writable memoryview of the payload (no copy)."""
+        return memoryview(self)
 
     def __bytes__(self) -> bytes:
-        return self._data
+        return self.bytes
 
-    def __buffer__(self, flags: int) -> memoryview:
-        return memoryview(self._data)
+    # Identity, as pyzmq's Frame (bytearray would compare and refuse to hash by content).
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Frame):
-            return self._data == other._data
-        return self._data == other
+    def __lt__(self, other: object) -> bool:
+        return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(self._data)
+    # No content ordering or arithmetic either (pyzmq: TypeError).
+    __le__ = __gt__ = __ge__ = __add__ = __radd__ = __iadd__ = __lt__
+    __mul__ = __rmul__ = __imul__ = __lt__
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.get(key)  # pyzmq: ``frame['User-Id']``, ``frame[zmq.MORE]``
 
     def __copy__(self) -> Frame:
-        f = Frame(self._data)
+        f = Frame(self.bytes)
         f.more = self.more
         f._props = self._props
         f.routing_id = self.routing_id
@@ -94,6 +122,9 @@ class Frame:
         return f
 
     fast_copy = __copy__
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # pyzmq's Frame does not pickle either
+        raise TypeError("a Frame cannot be pickled: pickle frame.bytes")
 
     def get(self, option: int | str) -> int | str | None:
         """``MORE``, or a property of the peer: ``"User-Id"``, ``"Peer-Address"``, ..."""
@@ -133,7 +164,7 @@ class Frame:
         raise ZMQError(C.EINVAL)
 
     def __repr__(self) -> str:
-        data = self._data
+        data = self.bytes
         shown = data if len(data) <= 32 else data[:29] + b"..."
         return f"<purezmq.Frame({shown!r}{', more' if self.more else ''})>"
 

@@ -633,7 +633,7 @@ def attach(sock, ep, endpoint: str) -> PgmSession:
         subscribe_all(peer)
     sock._endpoints.setdefault(endpoint, []).append(session)
     sock._last_endpoint = endpoint
-    reactor = sock.ctx._get_reactor()
+    reactor = sock._get_io_reactor()
     with sock._io_lock:
         sock._io_objects.add(session)
     reactor.call_soon_threadsafe(lambda: session.start(reactor))

@@ -299,7 +299,7 @@ def attach(sock, ep, endpoint: str, *, bind: bool) -> UdpSession:
         raise ZMQError(C.ENOCOMPATPROTO)
     addr = resolve(ep.address, bind=bind, ipv6=bool(sock.options.get(C.IPV6)))
     session = UdpSession(sock, addr, ep.address, sending=not bind)
-    reactor = sock.ctx._get_reactor()
+    reactor = sock._get_io_reactor()
     with sock._io_lock:
         sock._io_objects.add(session)
     sock._attach(session.peer)

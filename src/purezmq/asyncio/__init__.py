@@ -59,6 +59,7 @@ import os
 import pickle
 import threading
 import warnings
+import weakref
 from collections import deque
 from typing import Any
 
@@ -147,6 +148,7 @@ class _Future(asyncio.Future):
             if not self.done():
                 raise RuntimeError("await wasn't used with future")
         self._taken = None  # delivered: nothing to give back any more
+        self._home = None  # (nor a socket to hold)
         return self.result()
 
     __iter__ = __await__
@@ -227,6 +229,8 @@ class Socket(_SyncSocket):
             self.__dict__ = _from_socket.__dict__
             if "_aio_rq" not in self.__dict__:
                 self._aio_init()
+            elif self._aio_ref() is None:
+                self._aio_ref = weakref.ref(self)
             return
         super().__init__(context, socket_type, **kwargs)
         self._aio_init()
@@ -239,7 +243,17 @@ class Socket(_SyncSocket):
         self._aio_scheduled = False
         self._aio_loop = None
         self._aio_tid = 0
-        self._aio_waker = self._aio_wake
+        # The core's wake-up reaches this object weakly: the core (held by the I/O side)
+        # shares this object's dictionary, so a bound method here would keep it alive.
+        self._aio_ref = weakref.ref(self)
+        state = self.__dict__
+
+        def waker() -> None:
+            sock = state["_aio_ref"]()
+            if sock is not None:
+                sock._aio_wake()
+
+        self._aio_waker = waker
         self._aio_back = []  # (delivery number, message) given back, in delivery order
         self._aio_seq = 0
         self._aio_whole = False

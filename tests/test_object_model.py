@@ -7,8 +7,11 @@ as ``zmq``; a check pyzmq fails is not pyzmq's behaviour and does not belong her
 
 from __future__ import annotations
 
+import errno
 import gc
 import importlib
+import os
+import tempfile
 import threading
 import warnings
 import weakref
@@ -148,3 +151,137 @@ def test_async_socket_works_and_a_dropped_one_is_closed(zmq):
         warnings.simplefilter("ignore", ResourceWarning)
         _collect()
         assert _term_returns(ctx)
+
+
+# -- errors and validation ----------------------------------------------------------------
+@pytest.fixture
+def ctx(zmq):
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+def test_bind_and_connect_errors_name_the_endpoint(zmq, ctx):
+    s = ctx.socket(zmq.PUSH)
+    with pytest.raises(zmq.ZMQError) as info:
+        s.connect("tcp://127.0.0.1")  # no port
+    assert info.value.errno == zmq.EINVAL
+    assert str(info.value) == "Invalid argument (addr='tcp://127.0.0.1')"
+    with pytest.raises(zmq.ZMQError) as info:
+        s.bind("foo://x")
+    assert info.value.errno == zmq.EPROTONOSUPPORT
+    assert str(info.value).endswith(" (addr='foo://x')")
+    # (libzmq: ENODEV for the host, taken as an interface; purezmq: EINVAL for the port)
+    with pytest.raises(zmq.ZMQError) as info:
+        s.bind("tcp://1.2.3.4.5:1234567")
+    assert str(info.value).endswith(" (addr='tcp://1.2.3.4.5:1234567')")
+
+
+def test_ipc_errors_explain_the_path(zmq, ctx):
+    s = ctx.socket(zmq.PULL)
+    path = "/tmp/" + "x" * 120
+    with pytest.raises(zmq.ZMQError) as info:
+        s.bind("ipc://" + path)
+    assert info.value.errno == errno.ENAMETOOLONG
+    assert str(info.value).startswith(f'ipc path "{path}" is longer than 107 characters')
+    assert "zmq.IPC_PATH_MAX_LEN" in str(info.value)
+    missing = os.path.join(tempfile.gettempdir(), "objmodel-no-such-dir", "sock")
+    with pytest.raises(zmq.ZMQError) as info:
+        s.bind("ipc://" + missing)
+    assert info.value.errno == errno.ENOENT
+    assert str(info.value) == (
+        f'No such file or directory for ipc path "{missing}". (addr=\'ipc://{missing}\')'
+    )
+
+
+def test_multipart_type_errors_name_the_frame(zmq, ctx):
+    s = ctx.socket(zmq.PUSH)
+    with pytest.raises(TypeError, match=r"^Frame 1 \(5\) does not support the buffer"):
+        s.send_multipart([b"a", 5, b"c"])
+    with pytest.raises(TypeError, match=r"^Frame 1 \('x'\) does not support the buffer"):
+        s.send_multipart([b"a", "x"])
+    with pytest.raises(TypeError, match="a bytes-like object is required, not 'int'"):
+        s.send(5)
+    with pytest.raises(IndexError):
+        s.send_multipart([])
+
+
+def test_unknown_attribute_is_an_error_and_options_are_validated(zmq, ctx):
+    s = ctx.socket(zmq.DEALER)
+    with pytest.raises(AttributeError, match="LINGR"):
+        s.lingr = 0
+    for name, bad in [("sndhwm", -5), ("rcvhwm", -1), ("linger", -2), ("rcvtimeo", -2),
+                      ("backlog", -1), ("immediate", 2), ("conflate", -1)]:
+        with pytest.raises(zmq.ZMQError) as info:
+            setattr(s, name, bad)
+        assert info.value.errno == zmq.EINVAL, name
+    s.linger = -1  # the limits themselves are accepted
+    s.sndhwm = 0
+    with pytest.raises(zmq.ZMQError) as info:
+        zmq.Context(io_threads=-1)
+    assert info.value.errno == zmq.EINVAL
+
+
+def test_wrong_types_raise_pyzmqs_exceptions(zmq, ctx):
+    with pytest.raises(TypeError):
+        ctx.socket("PUSH")
+    p = zmq.Poller()
+    p.register("abc")  # (accepted here, as pyzmq: the error comes with poll)
+    with pytest.raises(TypeError, match="must be a 0MQ socket, an integer fd or have a fileno"):
+        p.poll(0)
+
+
+def test_socket_used_after_term_and_after_close(zmq):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PULL)
+    t = threading.Thread(target=ctx.term)
+    t.start()
+    t.join(0.3)
+    try:
+        for op in (s.recv, lambda: s.linger, lambda: setattr(s, "linger", 0),
+                   lambda: s.bind("tcp://127.0.0.1:*")):
+            with pytest.raises(zmq.ContextTerminated):
+                op()
+    finally:
+        s.close()
+        t.join(10)
+    assert not t.is_alive()
+    with pytest.raises(zmq.ZMQError) as info:
+        s.recv()
+    assert info.value.errno == zmq.ENOTSOCK
+    with pytest.raises(zmq.ZMQError) as info:
+        s.getsockopt(zmq.LINGER)
+    assert info.value.errno == zmq.ENOTSOCK
+    with pytest.raises(zmq.ZMQError) as info:
+        ctx.socket(zmq.PUSH)
+    assert info.value.errno == zmq.ENOTSUP
+
+
+# -- context managers ---------------------------------------------------------------------
+@pytest.mark.parametrize("transport", ["tcp", "inproc"])
+def test_with_bind_unbinds_and_with_connect_disconnects(zmq, ctx, transport):
+    pull = ctx.socket(zmq.PULL)
+    push = ctx.socket(zmq.PUSH)
+    pull.rcvtimeo = push.sndtimeo = 5000
+    addr = "tcp://127.0.0.1:*" if transport == "tcp" else "inproc://objmodel-with"
+    with pull.bind(addr) as s:
+        assert s is pull
+        endpoint = pull.last_endpoint.decode()
+        with push.connect(endpoint) as c:
+            assert c is push
+            push.send(b"x")
+            assert pull.recv() == b"x"
+        assert not push.closed
+        with pytest.raises(zmq.ZMQError) as info:
+            push.disconnect(endpoint)  # already disconnected
+        assert info.value.errno == errno.ENOENT
+    assert not pull.closed
+    with pytest.raises(zmq.ZMQError) as info:
+        pull.unbind(endpoint)  # already unbound
+    assert info.value.errno == errno.ENOENT
+    if transport == "inproc":  # (libzmq releases a tcp port asynchronously)
+        pull.bind(endpoint)  # the name is free again
+    with pull:
+        pass
+    assert pull.closed
+    assert repr(push.connect(endpoint)) == f"<SocketContext(connect={endpoint!r})>"

@@ -55,6 +55,8 @@ class Context(Generic[_SocketType]):
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         if kwargs.get("shadow"):
             return  # __new__ found the context shadowed: it is ready
+        if not isinstance(io_threads, int) or io_threads < 0:
+            raise ZMQError(C.EINVAL)  # as zmq_ctx_set(ZMQ_IO_THREADS)
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_reactor", None)
         object.__setattr__(self, "_sockets", weakref.WeakSet())
@@ -86,7 +88,11 @@ class Context(Generic[_SocketType]):
         return cls._instance
 
     def socket(self, socket_type: int, socket_class=None, **kwargs: Any):
-        if self._closed or self._terminated:
+        if not isinstance(socket_type, int):
+            raise TypeError("an integer is required")  # as pyzmq (``ctx.socket('PUSH')``)
+        if self._closed:
+            raise ZMQError(C.ENOTSUP)  # as pyzmq: a closed context makes no sockets
+        if self._terminated:
             raise ZMQError(C.ETERM)
         cls = socket_class or self._socket_class
         sock = cls(self, socket_type, **kwargs)
@@ -184,6 +190,8 @@ class Context(Generic[_SocketType]):
         option = int(option)
         if option not in set(C.ContextOption):
             raise ZMQError(C.EINVAL)
+        if option in (C.IO_THREADS, C.MAX_SOCKETS, C.MAX_MSGSZ) and value < 0:
+            raise ZMQError(C.EINVAL)  # as zmq_ctx_set
         self._ctxopts[option] = value
 
     def get(self, option: int) -> int:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from purezmq import constants as C
 from purezmq.core import addresses
@@ -57,6 +58,14 @@ def _load_get_host() -> Callable:
 
 class SocketBase:
     """The state of one socket; see the module docstring."""
+
+    # The public attributes (declared: a facade takes no undeclared public attribute).
+    ctx: Any = None
+    type_name = ""
+    options: Options = None  # type: ignore[assignment]
+    peers: list[Peer] = []  # noqa: RUF012 (replaced per instance)
+    pattern: Any = None
+    closed = False
 
     def __init__(self, ctx, socket_type: int) -> None:
         try:
@@ -574,6 +583,8 @@ class SocketBase:
     def setsockopt(self, option: int, value) -> None:
         if self.closed:
             raise ZMQError(C.ENOTSOCK)
+        if self.ctx._terminated:
+            raise ContextTerminated()
         option = int(option)
         if option in READ_ONLY:
             raise ZMQError(C.EINVAL)
@@ -598,6 +609,8 @@ class SocketBase:
     def getsockopt(self, option: int):
         if self.closed:
             raise ZMQError(C.ENOTSOCK)
+        if self.ctx._terminated:
+            raise ContextTerminated()
         option = int(option)
         if option == C.TYPE:
             return self._socket_type

@@ -7,6 +7,7 @@ as ``zmq``; a check pyzmq fails is not pyzmq's behaviour and does not belong her
 
 from __future__ import annotations
 
+import copy
 import errno
 import gc
 import importlib
@@ -285,3 +286,106 @@ def test_with_bind_unbinds_and_with_connect_disconnects(zmq, ctx, transport):
         pass
     assert pull.closed
     assert repr(push.connect(endpoint)) == f"<SocketContext(connect={endpoint!r})>"
+
+
+# -- the smaller things users see -----------------------------------------------------------
+def _lib_prefix(zmq) -> str:
+    return "zmq" if zmq.__name__ == "zmq" else "purezmq"
+
+
+def test_reprs(zmq):
+    p = _lib_prefix(zmq)
+    ctx = zmq.Context()
+    assert repr(ctx) == f"<{p}.Context() at {hex(id(ctx))}>"
+    s = ctx.socket(zmq.PUSH)
+    assert repr(ctx) == f"<{p}.Context(1 socket) at {hex(id(ctx))}>"
+    t = ctx.socket(zmq.PULL)
+    assert repr(ctx) == f"<{p}.Context(2 sockets) at {hex(id(ctx))}>"
+    t.close()
+    assert repr(s) == f"<{p}.Socket(zmq.PUSH) at {hex(id(s))}>"
+    s.close()
+    assert repr(ctx) == f"<{p}.Context() at {hex(id(ctx))}>"
+    assert repr(s) == f"<{p}.Socket(zmq.PUSH) at {hex(id(s))} closed>"
+    ctx.term()
+    assert repr(ctx) == f"<{p}.Context() at {hex(id(ctx))} closed>"
+    assert repr(zmq.Frame(b"abc")) == f"<{p}.Frame(b'abc')>"
+
+
+def test_copy_gives_a_shadow(zmq):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PAIR)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    for dup in (copy.copy(s), copy.deepcopy(s)):
+        assert dup is not s and isinstance(dup, zmq.Socket)
+        assert dup.underlying == s.underlying
+        assert dup.getsockopt(zmq.LAST_ENDPOINT) == f"tcp://127.0.0.1:{port}".encode()
+    del dup
+    _collect()
+    assert not s.closed  # a collected shadow leaves the socket open
+    for c in (copy.copy(ctx), copy.deepcopy(ctx)):
+        assert c is not ctx and isinstance(c, zmq.Context)
+        assert c.underlying == ctx.underlying
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del c
+        _collect()
+    assert not ctx.closed
+    s.close()
+    assert _term_returns(ctx)
+
+
+def test_recv_into_sync_and_async(zmq):
+    import asyncio
+
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    push = ctx.socket(zmq.PUSH)
+    pull.rcvtimeo = 5000
+    pull.bind("inproc://objmodel-recv-into")
+    push.connect("inproc://objmodel-recv-into")
+    push.send(b"hello world")
+    buf = bytearray(5)
+    assert pull.recv_into(buf) == 11  # the whole frame's size; the buffer holds its start
+    assert buf == b"hello"
+    push.close()
+    pull.close()
+    ctx.term()
+
+    zaio = importlib.import_module(zmq.__name__ + ".asyncio")
+    actx = zaio.Context()
+
+    async def main() -> None:
+        a = actx.socket(zmq.PULL)
+        b = actx.socket(zmq.PUSH)
+        a.bind("inproc://objmodel-recv-into-aio")
+        b.connect("inproc://objmodel-recv-into-aio")
+        await b.send(b"abc")
+        buf = bytearray(10)
+        assert await asyncio.wait_for(a.recv_into(buf, nbytes=2), 5) == 3
+        assert buf[:3] == b"ab\x00"
+        a.close()
+        b.close()
+
+    asyncio.run(main())
+    actx.term()
+
+
+def test_async_poll_is_cancelled_when_its_socket_closes(zmq):
+    import asyncio
+
+    zaio = importlib.import_module(zmq.__name__ + ".asyncio")
+    actx = zaio.Context()
+
+    async def main() -> None:
+        s = actx.socket(zmq.PULL)
+        fut = s.poll(5000)
+        await asyncio.sleep(0.05)
+        s.close()
+        for _ in range(100):
+            if fut.done():
+                break
+            await asyncio.sleep(0.01)
+        assert fut.cancelled()
+
+    asyncio.run(main())
+    actx.term()

@@ -74,7 +74,7 @@ from purezmq.plumbing.pipe import as_frames
 from purezmq.sugar.frame import _DONE, Frame
 from purezmq.sugar.poll import Poller as _SyncPoller
 from purezmq.sugar.socket import Socket as _SyncSocket
-from purezmq.sugar.socket import SocketContext, _as_bytes
+from purezmq.sugar.socket import SocketContext, _as_bytes, _into, writable_view
 
 __all__ = ["Context", "Socket", "Poller", "ZMQEventLoop", "install"]
 
@@ -276,9 +276,7 @@ class Socket(_SyncSocket):
         """An async socket over an existing (sync) socket's state."""
         return cls(_from_socket=socket, io_loop=io_loop)
 
-    def __repr__(self) -> str:
-        closed = " closed" if self.closed else ""
-        return f"<purezmq.asyncio.Socket({self.type_name}){closed} at {hex(id(self))}>"
+    _repr_cls = "purezmq.asyncio.Socket"
 
     # -- operations that hand the socket object to others: done by the original ----------
     def bind(self, addr: str) -> SocketContext:
@@ -638,6 +636,12 @@ class Socket(_SyncSocket):
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> Any:
         return self._recv(_FRAME, int(flags), lambda b: b.decode(encoding))
 
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> Any:
+        """A Future for one frame received into ``buffer``: its full size (see the sync
+        ``recv_into``)."""
+        view = writable_view(buffer)
+        return self._recv(_FRAME, int(flags), lambda b: _into(view, nbytes, b))
+
     recv_unicode = recv_string
 
     def recv_pyobj(self, flags: int = 0) -> Any:
@@ -749,8 +753,8 @@ class Socket(_SyncSocket):
         flags = int(flags)
 
         def check() -> int:
-            if self.closed:
-                raise ZMQError(_ENOTSOCK)
+            if self.closed:  # as pyzmq: closing the socket cancels its poll
+                raise asyncio.CancelledError()
             return self._events() & flags
 
         return _watch(self._aio_get_loop(), [self], [], check, timeout, 0)
@@ -780,6 +784,9 @@ def _watch(loop, zsocks: list, raw: list, check, timeout, empty) -> asyncio.Futu
             return
         try:
             result = check()
+        except asyncio.CancelledError:
+            fut.cancel()
+            return
         except Exception as e:
             fut.set_exception(e)
             return
@@ -977,9 +984,7 @@ class Context(_SyncContext):
         if getattr(self, "_shadow_of", None) is None:
             super().__del__()
 
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._open)} sockets"
-        return f"<purezmq.asyncio.Context({state}) at {hex(id(self))}>"
+    _repr_cls = "purezmq.asyncio.Context"
 
 
 class ZMQEventLoop(asyncio.SelectorEventLoop):

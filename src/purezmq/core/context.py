@@ -72,6 +72,7 @@ class Context(Generic[_SocketType]):
         object.__setattr__(self, "sockopts", {})
         object.__setattr__(self, "_ctxopts", {C.IO_THREADS: io_threads, C.MAX_SOCKETS: 1023})
         object.__setattr__(self, "_pid", os.getpid())
+        object.__setattr__(self, "_origin_id", id(self))
         addresses.register(self)
 
     # -- construction ------------------------------------------------------------------
@@ -176,6 +177,8 @@ class Context(Generic[_SocketType]):
     def __del__(self) -> None:
         # As pyzmq, warn about a context collected without term()/destroy(); but never block
         # here: its sockets are garbage too (each references it) and close in their __del__.
+        if self.__dict__.get("_origin_id", id(self)) != id(self):
+            return  # a copy (shadow) over another context's state
         if not getattr(self, "_closed", True) and not _exiting and warn is not None:
             warn(f"Unclosed context {self}", ResourceWarning, stacklevel=2, source=self)
         reactor = getattr(self, "_reactor", None)
@@ -248,8 +251,27 @@ class Context(Generic[_SocketType]):
 
     @property
     def underlying(self) -> int:
-        return id(self)
+        return self.__dict__.get("_origin_id", id(self))  # a copy's is its original's
+
+    _repr_cls = "purezmq.Context"
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._open)} sockets"
-        return f"<purezmq.Context({state}) at {hex(id(self))}>"
+        # pyzmq's form: <zmq.Context() at 0x... closed>
+        cls = type(self)
+        name = cls.__dict__.get("_repr_cls") or f"{cls.__module__}.{cls.__name__}"
+        closed = " closed" if self._closed else ""
+        n = sum(1 for sock in list(self._sockets) if not sock.closed)
+        count = "" if not n else f"{n} socket" if n == 1 else f"{n} sockets"
+        return f"<{name}({count}) at {hex(id(self))}{closed}>"
+
+    def __copy__(self):
+        """A shadow, as pyzmq's: another object over the same context (its collection
+        neither warns nor stops anything)."""
+        view = object.__new__(type(self))
+        object.__setattr__(view, "__dict__", self.__dict__)
+        if hasattr(type(self), "_shadow_of"):  # purezmq.asyncio's (a slot): its original
+            object.__setattr__(view, "_shadow_of", getattr(self, "_shadow_of", None) or self)
+        return view
+
+    def __deepcopy__(self, memo: Any):
+        return self.__copy__()

@@ -40,6 +40,22 @@ def _as_bytes(data: Any) -> bytes:
         ) from None
 
 
+def writable_view(buffer: Any) -> memoryview:
+    """``recv_into``'s target as bytes (``TypeError`` if it cannot be written)."""
+    view = memoryview(buffer).cast("B")
+    if view.readonly:
+        raise TypeError("buffer must be writable")
+    return view
+
+
+def _into(view: memoryview, nbytes: int, frame: bytes) -> int:
+    """Copy the start of ``frame`` (at most ``nbytes``, if given) into ``view``; return the
+    frame's full size, as ``zmq_recv``."""
+    n = min(nbytes or len(view), len(frame), len(view))
+    view[:n] = frame[:n]
+    return len(frame)
+
+
 def _check_frames(parts: Any) -> None:
     """pyzmq's TypeError for a multipart message with a frame that is not a buffer."""
     for i, part in enumerate(parts):
@@ -165,9 +181,23 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
             except Exception:
                 pass
 
+    _repr_cls = "purezmq.Socket"
+
     def __repr__(self) -> str:
+        # pyzmq's form: <zmq.Socket(zmq.PUSH) at 0x... closed>
+        cls = type(self)
+        name = cls.__dict__.get("_repr_cls") or f"{cls.__module__}.{cls.__name__}"
         closed = " closed" if self.closed else ""
-        return f"<purezmq.Socket({self.type_name}){closed} at {hex(id(self))}>"
+        return f"<{name}(zmq.{self.type_name}) at {hex(id(self))}{closed}>"
+
+    def __copy__(self) -> Socket:
+        """A shadow, as pyzmq's: another object over the same socket, which its collection
+        does not close."""
+        from_socket = getattr(type(self), "from_socket", None)  # an async socket's view
+        return from_socket(self) if from_socket is not None else _sync_view(self)
+
+    def __deepcopy__(self, memo: Any) -> Socket:
+        return self.__copy__()
 
     # -- options -------------------------------------------------------------------------
     def set(self, option: int, optval: Any) -> None:
@@ -522,14 +552,7 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one frame into ``buffer`` (truncated to ``nbytes``); return its full size."""
-        view = memoryview(buffer).cast("B")
-        if view.readonly:
-            raise TypeError("buffer must be writable")
-        frame = self._next_frame(flags)
-        limit = nbytes or len(view)
-        n = min(limit, len(frame), len(view))
-        view[:n] = frame[:n]
-        return len(frame)
+        return _into(writable_view(buffer), nbytes, self._next_frame(flags))
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         return self._next_frame(flags).decode(encoding)
@@ -617,6 +640,7 @@ class _SyncView(Socket):
 
     __slots__ = ("_orig",)
     _shadow = True  # garbage-collecting the view must not close the socket
+    _repr_cls = "purezmq.Socket"
 
     @property
     def underlying(self) -> int:

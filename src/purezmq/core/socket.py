@@ -59,13 +59,18 @@ def _load_get_host() -> Callable:
 class SocketBase:
     """The state of one socket; see the module docstring."""
 
-    # The public attributes (declared: a facade takes no undeclared public attribute).
-    ctx: Any = None
-    type_name = ""
-    options: Options = None  # type: ignore[assignment]
-    peers: list[Peer] = []  # noqa: RUF012 (replaced per instance)
-    pattern: Any = None
-    closed = False
+    # The public instance attributes (a facade takes no undeclared public attribute).  Not
+    # class attributes: a class attribute of an instance attribute's name slows every
+    # lookup of it (CPython does not specialise a shadowed name).
+    PUBLIC_ATTRIBUTES = frozenset(
+        {"ctx", "type_name", "options", "peers", "pattern", "closed", "copy_threshold"}
+    )
+    ctx: Any
+    type_name: str
+    options: Options
+    peers: list[Peer]
+    pattern: Any
+    closed: bool
 
     def __init__(self, ctx, socket_type: int) -> None:
         try:
@@ -77,17 +82,10 @@ class SocketBase:
         # paths read the same state with no indirection, but nothing inside purezmq holds
         # the facade: a socket the program drops is collected and closed (its __del__),
         # while the core lingers as long as its I/O objects need it.
-        if type(self) is SocketBase:
-            core = self
-        else:
-            core = object.__new__(SocketBase)
-            core.__dict__ = self.__dict__
-        self._core = core
+        # (The dictionary is shared once the state is set, below: made then, it keeps the
+        # class's shared key layout, which attribute and method lookups are fastest with.)
         self.ctx = ctx
         self._socket_type = socket_type
-        addresses.register(core)
-        if core is not self:
-            addresses.register(self)  # (weakly) for shadow-by-address of the facade
         self.type_name = pattern_cls.name
         self.options = Options()
         self._ready = ReadyQueue()
@@ -98,7 +96,6 @@ class SocketBase:
         self._io_lock = threading.Lock()
         self.peers: list[Peer] = []
         self._endpoints: dict[str, list] = {}
-        self.pattern = pattern_cls(core)
         self._rx: list | None = None  # frames of a message being read frame by frame
         self._tx: list = []  # frames of a message being sent with SNDMORE
         self._rcvmore = False
@@ -113,6 +110,15 @@ class SocketBase:
         self._monitor_lock = threading.Lock()
         self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
         self._io_reactor = None  # where this socket's connections run (first bind/connect)
+        if type(self) is SocketBase:
+            core = self
+        else:
+            core = object.__new__(SocketBase)
+            core.__dict__ = self.__dict__
+            addresses.register(self)  # (weakly) for shadow-by-address of the facade
+        addresses.register(core)
+        self._core = core
+        self.pattern = pattern_cls(core)
 
     # -- cross-thread plumbing ---------------------------------------------------------
     @property

@@ -125,13 +125,18 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
     Generic in what its receiving methods return (``Socket[bytes]``), as pyzmq's."""
 
     _shadow = False
-    copy_threshold = 65536
+    copy_threshold: int
 
     def __setattr__(self, key: str, value: Any) -> None:
         # As pyzmq: a public name that is neither an attribute nor an option is an error
         # (``sock.lingr = 0``), not a new attribute.  (The hot paths set their state
         # through ``self._core``, which shares the instance dictionary, not through here.)
-        if key[0] != "_" and key not in self.__dict__ and not hasattr(type(self), key):
+        if (
+            key[0] != "_"
+            and key not in self.PUBLIC_ATTRIBUTES
+            and key not in self.__dict__
+            and not hasattr(type(self), key)
+        ):
             raise AttributeError(f"{type(self).__name__} has no such option: {key.upper()}")
         object.__setattr__(self, key, value)
 

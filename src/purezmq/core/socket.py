@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import functools
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -37,6 +38,7 @@ from purezmq.plumbing.waiter import Waiter
 from purezmq.security import SECURITY_OPTIONS, get_security_option, set_security_option
 
 _NOTHING = object()
+_COMBINED_STATE = sys.version_info < (3, 13)  # see SocketBase.__init__
 _DONTWAIT = int(C.DONTWAIT)
 _POLLIN = int(C.POLLIN)
 _POLLOUT = int(C.POLLOUT)
@@ -114,7 +116,13 @@ class SocketBase:
             core = self
         else:
             core = object.__new__(SocketBase)
-            core.__dict__ = self.__dict__
+            state = self.__dict__
+            if _COMBINED_STATE:
+                # CPython 3.11-3.12 look attributes up quickly in a plain (combined) dictionary,
+                # not in the split one made of an object's inline values (3.13 does both).
+                state = dict(state)
+                self.__dict__ = state
+            core.__dict__ = state
             addresses.register(self)  # (weakly) for shadow-by-address of the facade
         addresses.register(core)
         self._core = core

@@ -466,10 +466,12 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         if msg is None:
             msg = self.recv_item(int(flags))
         if msg.__class__ is bytes:
-            self._core._rcvmore = False
+            if self._rcvmore:  # (stored only when it changes: usually not at all)
+                self._core._rcvmore = False
             return msg
         if len(msg) == 1:
-            self._core._rcvmore = False
+            if self._rcvmore:  # (stored only when it changes: usually not at all)
+                self._core._rcvmore = False
             return msg[0]
         msg.reverse()
         frame = msg.pop()
@@ -506,10 +508,12 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
             if msg is None:
                 msg = self._recv_wait(0)
             if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
-                self._core._rcvmore = False
+                if self._rcvmore:  # (stored only when it changes: usually not at all)
+                    self._core._rcvmore = False
                 return msg
             if len(msg) == 1:
-                self._core._rcvmore = False
+                if self._rcvmore:  # (stored only when it changes: usually not at all)
+                    self._core._rcvmore = False
                 return msg[0]
             msg.reverse()
             frame = msg.pop()

@@ -33,6 +33,10 @@ def test_module_names_match_pyzmq():
 def test_class_members_match_pyzmq(name):
     ours, theirs = getattr(purezmq, name), getattr(zmq, name)
     missing = public(theirs) - public(ours)
+    if zmq.backend.Socket.__module__.startswith("zmq.backend.cffi"):
+        # pyzmq's CFFI backend (the one it uses on PyPy) shows its own internals on Frame
+        # (close, closed, done, zmq_msg); the Cython backend is the API reference.
+        missing -= {"close", "closed", "done", "zmq_msg"} if name == "Frame" else set()
     # Instance attributes set in __init__ don't show on the class; check on an instance.
     if name in ("Socket", "Context"):
         ctx = purezmq.Context()

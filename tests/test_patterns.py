@@ -296,7 +296,7 @@ def test_pub_fans_out_to_matching_subscribers(ctx, transport, ipc_dir):
     pub = make(ctx, zmq.PUB)
     ep = bind(pub, transport, ipc_dir)
     subs = [make(ctx, zmq.SUB) for _ in range(3)]
-    for s, topic in zip(subs, [b"", b"a", b"b"], strict=True):
+    for s, topic in zip(subs, [b"", b"a", b"b"]):
         s.connect(ep)
         s.subscribe(topic)
     sync_sub(pub, subs[:1], b"")
@@ -698,7 +698,7 @@ def test_several_endpoints_per_socket(ctx, ipc_dir):
     # One socket connected to several endpoints.
     pulls = [make(ctx, zmq.PULL) for _ in range(3)]
     push = make(ctx, zmq.PUSH)
-    for p, t in zip(pulls, ("tcp", "ipc", "inproc"), strict=True):
+    for p, t in zip(pulls, ("tcp", "ipc", "inproc")):
         push.connect(bind(p, t, ipc_dir))
     for i in range(6):
         push.send(b"%d" % i)

@@ -760,7 +760,7 @@ def pump_socket(
             sock.sendall(out)
         try:
             chunk = sock.recv(1 << 16)
-        except TimeoutError:
+        except socket.timeout:  # TimeoutError from Python 3.10
             continue
         if not chunk:
             break

@@ -498,12 +498,12 @@ def test_broker_chain(make_side, transport, ipc_dir, chain):
 
     for rnd in range(10):
         reqs = [[b"client%d" % ci, b"round%d" % rnd] for ci in range(len(clients))]
-        for c, r in zip(clients, reqs, strict=True):
+        for c, r in zip(clients, reqs):
             c.send_multipart(r)
         serve_until_replied(reqs)
     for i, size in enumerate(SIZES):
         reqs = [[payload(size, i + ci)] for ci in range(len(clients))]
-        for c, r in zip(clients, reqs, strict=True):
+        for c, r in zip(clients, reqs):
             c.send_multipart(r)
         serve_until_replied(reqs)
     frames = [payload(size, 99 + i) for i, size in enumerate(SIZES)]

@@ -59,7 +59,7 @@ def _until_closed(s: socket.socket, limit: float) -> float | None:
         try:
             if not s.recv(65536):
                 return time.monotonic() - start
-        except TimeoutError:
+        except socket.timeout:  # TimeoutError from Python 3.10
             continue
         except OSError:
             return time.monotonic() - start
@@ -184,7 +184,7 @@ def ping_flood(host, port, stype, rng, seconds: float = 1.0) -> None:
         while time.monotonic() < end:
             try:
                 s.sendall(blob)
-            except TimeoutError:
+            except socket.timeout:  # TimeoutError from Python 3.10
                 continue
             except OSError:
                 return

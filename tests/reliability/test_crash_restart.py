@@ -47,7 +47,7 @@ def seqs(peer: PeerProcess, gen: int | None = None) -> list[int]:
 
 
 def assert_increasing(values: list[int], what: str) -> None:
-    bad = [(a, b) for a, b in zip(values, values[1:], strict=False) if b <= a]
+    bad = [(a, b) for a, b in zip(values, values[1:]) if b <= a]
     assert not bad, f"{what}: out of order or duplicated: {bad[:5]}"
 
 

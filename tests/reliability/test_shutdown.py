@@ -251,7 +251,7 @@ def test_destroy_from_another_thread_with_sockets_in_every_state():
         blocked.append(s)
     idle = ctx.socket(zmq.PUB)
     idle.bind("inproc://idle")
-    threads = [Blocked(s, fn) for s, (_k, fn) in zip(blocked, plan, strict=True)]
+    threads = [Blocked(s, fn) for s, (_k, fn) in zip(blocked, plan)]
     for t in threads:
         t.start()
     time.sleep(0.3)

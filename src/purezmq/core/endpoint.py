@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 
 from purezmq import constants as C
+from purezmq._compat import AF_UNIX, if_nametoindex, zmq_errno
 from purezmq.error import ZMQError
 
 TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "udp", "ws", "wss")
@@ -80,7 +81,7 @@ def interface_address(name: str, ipv6: bool) -> str | None:
     if found is not None:
         return found or None
     try:  # no ioctl nor /proc (not Linux): only the loopback is known
-        socket.if_nametoindex(name)
+        if_nametoindex(name)
     except (OSError, ValueError):
         return None
     if name.startswith("lo"):
@@ -158,7 +159,7 @@ def _parse_tcp_bind(address: str, ipv6: bool, family: int) -> Endpoint:
             raise ZMQError(C.EINVAL)
         if zone[0].isalpha():
             try:
-                scope_id = socket.if_nametoindex(zone)
+                scope_id = if_nametoindex(zone)
             except (OSError, ValueError):
                 scope_id = 0
         else:
@@ -194,13 +195,15 @@ def _check_host(host: str) -> None:
 
 
 def parse_ipc(address: str, *, bind: bool) -> Endpoint:
+    if AF_UNIX is None:  # as a libzmq built without ipc (its Windows builds before 4.3.3)
+        raise ZMQError(C.EPROTONOSUPPORT)
     if address == "*" and bind:  # connect: a file named "*", as libzmq
         try:
             tmpdir = tempfile.mkdtemp(prefix="purezmq-")
         except OSError as e:  # no writable temporary directory
-            raise ZMQError(e.errno or C.EINVAL) from None
+            raise ZMQError(zmq_errno(e.errno) or C.EINVAL) from None
         path = os.path.join(tmpdir, "socket")
-        return Endpoint("ipc", path, host=path, family=socket.AF_UNIX, tmpdir=tmpdir)
+        return Endpoint("ipc", path, host=path, family=AF_UNIX, tmpdir=tmpdir)
     path = address
     if path.startswith("@"):
         path = "\0" + path[1:]
@@ -212,7 +215,7 @@ def parse_ipc(address: str, *, bind: bool) -> Endpoint:
         raise ZMQError(C.EINVAL)
     if len(raw) > IPC_PATH_MAX_LEN:
         raise ZMQError(errno.ENAMETOOLONG)
-    return Endpoint("ipc", address, host=path, family=socket.AF_UNIX)
+    return Endpoint("ipc", address, host=path, family=AF_UNIX)
 
 
 def parse(endpoint: str, *, bind: bool, ipv6: bool = False) -> Endpoint:

@@ -8,6 +8,13 @@ as in libzmq).  Other threads reach it only through
 * its *mailbox*: a deque of calls (attach this peer, detach that one) that the I/O thread
   posts and the socket runs at the start of its next operation, as libzmq's
   ``process_commands`` does, so pattern state is only ever touched by the socket's thread.
+* its set of I/O objects (listeners, sessions, engines: ``_io_objects``), which both
+  threads change (the caller's ``bind``/``connect`` add, the I/O thread adds engines and
+  removes what ends) and which decides when a closed socket is reaped: every access holds
+  ``_io_lock`` (:meth:`SocketBase._io_add`, :meth:`SocketBase._io_done`, the copy that
+  ``close`` hands to the I/O thread), so the check "closed and nothing left" cannot pass
+  while an object is being added, with or without the GIL.  Connections are added once
+  each, so this lock is never on a per-message path.
 
 ``try_send`` / ``try_recv`` never block; the blocking API waits on a :class:`Waiter` with
 the deadline from ``SNDTIMEO`` / ``RCVTIMEO``; asyncio and ``Poller`` register their own
@@ -256,6 +263,11 @@ class SocketBase:
             reactor = self._io_reactor = self.ctx._get_reactor()
         return reactor
 
+    def _io_add(self, obj) -> None:
+        """Record an I/O object (listener, session, engine) until it calls _io_done."""
+        with self._io_lock:
+            self._io_objects.add(obj)
+
     def _io_done(self, obj) -> None:
         with self._io_lock:
             self._io_objects.discard(obj)
@@ -330,8 +342,7 @@ class SocketBase:
         # Keyed by LAST_ENDPOINT only, as libzmq: unbind("tcp://*:*") is ENOENT.
         self._endpoints.setdefault(listener.endpoint, []).append(listener)
         reactor = self._get_io_reactor()
-        with self._io_lock:
-            self._io_objects.add(listener)
+        self._io_add(listener)
         reactor.call_soon_threadsafe(lambda: listener.start(reactor))
 
     def connect(self, addr: str) -> None:
@@ -377,8 +388,7 @@ class SocketBase:
         self._endpoints.setdefault(addr, []).append(session)
         self._last_endpoint = addr
         reactor = self._get_io_reactor()
-        with self._io_lock:
-            self._io_objects.add(session)
+        self._io_add(session)
         reactor.call_soon_threadsafe(lambda: session.start(reactor))
 
     def _remove_endpoint(self, addr: str, kind: str) -> None:
@@ -668,10 +678,12 @@ class SocketBase:
         if not pending or reactor is None:
             return False
         deadline = None if linger < 0 else time.monotonic() + linger / 1000.0
-        objs = self._io_objects
+        objs, lock = self._io_objects, self._io_lock
 
         def shutdown() -> None:
-            for obj in list(objs):
+            with lock:
+                pending = list(objs)
+            for obj in pending:
                 obj.terminate(deadline)
 
         reactor.call_soon_threadsafe(shutdown)

@@ -96,11 +96,12 @@ class StreamEngine:
         self.hosted = False  # a caller's thread is reading this connection
         self._io_reading = True  # the I/O thread's read interest is registered
         self._need_rehost = False
+        self._host_lock = threading.Lock()  # hosted -> False vs _need_rehost (io/host.py)
         self._host_timer = None
         self._last_hosted = 0.0
         self._pause_timer = None  # see _pause_check
         self.conn = self._make_connection(reactor.time())
-        owner._io_objects.add(self)
+        owner._io_add(self)
         reactor.add_reader(self.fd, self._on_readable)
         self._send_raw(self.conn.data_to_send())
         self._schedule_timer()
@@ -255,8 +256,10 @@ class StreamEngine:
 
     def unhost(self) -> None:
         self._last_hosted = time.monotonic()
-        self.hosted = False
-        if self._need_rehost:
+        with self._host_lock:  # see io/host.py: the hand-back must not be lost
+            self.hosted = False
+            rehost = self._need_rehost
+        if rehost:
             self.reactor.call_soon_threadsafe(self._sync_reader)
 
     def _host_check(self) -> None:
@@ -264,11 +267,11 @@ class StreamEngine:
         self._host_timer = None
         if self.closed:
             return
-        if self.hosted:
-            self._need_rehost = True  # a long wait: unhost() will hand reading back
+        with self._host_lock:  # see io/host.py
             if self.hosted:
+                self._need_rehost = True  # a long wait: unhost() will hand reading back
                 return
-        elif time.monotonic() - self._last_hosted < HOST_RECHECK:
+        if time.monotonic() - self._last_hosted < HOST_RECHECK:
             # The caller is between two receives of a stream: keep standing aside.
             self._host_timer = self.reactor.call_later(HOST_RECHECK, self._host_check)
             return
@@ -325,12 +328,9 @@ class StreamEngine:
     def _over_mark(self, inp: Pipe) -> bool:
         """I/O thread, or a read that must pause: True (and pause reading until the
         consumer drains the pipe) if ``inp`` is at its high-water mark."""
-        if inp.hwm and len(inp.q) >= inp.hwm:
-            inp.writer_blocked = True
-            if len(inp.q) >= inp.hwm:
-                self._pause_reading()
-                return True
-            inp.writer_blocked = False
+        if inp.full():  # sets writer_blocked, ordered as plumbing/pipe.py says
+            self._pause_reading()
+            return True
         return False
 
     def _pause_reading(self) -> None:

@@ -12,14 +12,28 @@ connecting, accepting, heartbeats, writing queued traffic — stays on the I/O t
 
 The wake-up pipe is signalled through the socket's ordinary waiter list, so commands,
 inproc peers, context termination and pipes draining still wake the caller as before.
+
+Threads and ownership.  A :class:`Host` and its poll set belong to the socket's user
+thread.  An engine's ``hosted`` flag is written only by that thread (``start`` sets it,
+``unhost`` clears it) and read by the I/O thread, which stands aside while it is set and
+looks again :data:`~purezmq.io.engine.HOST_RECHECK` later.  A stale read of ``hosted``
+either way is harmless: standing aside once too often is undone by the recheck, and a read
+by both threads at once is excluded by the engine's ``_lock`` (``hosted_read`` does not
+wait for it).  The one edge that must not be lost is the hand-back after a long hosted
+wait: the I/O thread records ``_need_rehost`` when it finds the flag set, and ``unhost``
+clears the flag and reads ``_need_rehost``; both do so under the engine's ``_host_lock``
+(taken once per hosted wait, not per message), so exactly one of them sees the other and
+the I/O thread always gets its read interest back, with or without the GIL.  The hosting
+wake-up pipe is a :class:`~purezmq.plumbing.signaler.Signaler`, whose ``hold``/``unhold``
+mute the caller's own deliveries without losing another thread's wake.
 """
 
 from __future__ import annotations
 
 import os
-import select
 from time import monotonic
 
+from purezmq._compat import POLLIN, poll
 from purezmq.io.engine import StreamEngine
 from purezmq.plumbing.signaler import Signaler
 from purezmq.transports.stream import Session
@@ -97,16 +111,16 @@ class Host:
     def __init__(self, sock, engines: list, sig: Signaler) -> None:
         self.sig = sig
         self.version = sock._peers_version
-        self.poller = select.poll()
+        self.poller = poll()  # select.poll, or its select.select stand-in (_compat)
         self.sfd = sig.fileno()
-        self.poller.register(self.sfd, select.POLLIN)
+        self.poller.register(self.sfd, POLLIN)
         self.sig_wake = sig.wake
         self.spin = SPIN  # how long the next wait spins before it sleeps
         self.by_fd = {}
         self.engines = engines
         for engine in engines:
             self.by_fd[engine.fd] = engine
-            self.poller.register(engine.fd, select.POLLIN)
+            self.poller.register(engine.fd, POLLIN)
 
     def start(self) -> None:
         for engine in self.engines:
@@ -132,12 +146,12 @@ class Host:
             # Our own deliveries need not signal us: we look at the socket right after.
             # (A byte another thread wrote before this stays in the pipe: the next poll
             # returns at once and drains it.)
-            sig.pending = True
+            sig.hold()
             try:
                 if not engine.hosted_read():
                     busy = True
             finally:
-                sig.pending = False
+                sig.unhold()
         if busy:
             # The I/O thread is reading that connection now; it will deliver and wake us.
             waiter.wait(0.005 if timeout is None else min(timeout, 0.005))

@@ -34,7 +34,7 @@ class RawEngine:
         self._writing = False
         self._reading = True
         self._closing = False
-        owner._io_objects.add(self)
+        owner._io_add(self)
         if session is not None and session.peer is not None:
             peer = session.peer
         else:

@@ -4,7 +4,20 @@ The stream engine, listener and connecter are written against this small interfa
 (``add_reader``, ``remove_reader``, ``add_writer``, ``remove_writer``, ``call_soon``,
 ``call_soon_threadsafe``, ``call_later``, ``time``), so the same code can later run on a
 running asyncio loop.  Cross-thread calls go through a deque plus a wake-up socket that is
-written only when the deque goes from empty to non-empty.
+written only when the loop is asleep (or about to be).
+
+Threads and ownership.  The reactor, its selector, timers and reader/writer tables belong
+to its thread; other threads may only call :meth:`Reactor.call_soon_threadsafe` (and
+``stop``, which uses it).  The cross-thread rule is the sleep flag ``_sleeping``: the loop
+sets it, *then* looks at the call queue once more before it blocks in ``select``; a caller
+appends to the queue, *then* reads the flag, and if it is set clears it and writes one byte
+to the wake-up socket.  A lost wake-up (the caller reads the flag as clear while the loop,
+having set it, reads the queue as empty and sleeps) must not happen even without the GIL:
+both second steps come after a method of the call queue's ``deque``, which free-threaded
+CPython runs under the deque's own lock (the caller's is its ``append``; the loop re-checks
+through ``rotate(0)``), so one of the two sees the other's first step (the argument of
+``plumbing/pipe.py``).  Any other interleaving costs one spurious byte.  The loop takes
+nothing per call or per event: only its sleep edge does the extra deque method.
 """
 
 from __future__ import annotations
@@ -186,6 +199,7 @@ class Reactor:
                 timeout = None
             if timeout != 0:
                 self._sleeping = True
+                calls.rotate(0)  # orders the flag before the re-check (module docstring)
                 if calls:  # a call arrived between the check and the flag
                     self._sleeping = False
                     timeout = 0

@@ -23,6 +23,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from purezmq._compat import DATACLASS_SLOTS
+
 # packet types
 SPM = 0x00
 POLL = 0x01
@@ -140,7 +142,7 @@ def _read_nla(buf: memoryview, pos: int) -> tuple[str, int]:
 
 
 # -- the parsed form -------------------------------------------------------------------------
-@dataclass(slots=True)
+@dataclass(**DATACLASS_SLOTS)
 class Packet:
     """One parsed PGM packet; fields not carried by ``type`` keep their defaults."""
 

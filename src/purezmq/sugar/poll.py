@@ -2,22 +2,23 @@
 
 A purezmq socket has no kernel file descriptor to poll, so the poller registers a wake
 callback on each socket (the same mechanism blocking calls use) and, when raw file
-descriptors are registered too, waits in ``select.poll`` on them plus a wake-up pipe that
-those callbacks write to.  Nothing spins: an idle poll sleeps in the kernel or on a lock.
+descriptors are registered too, waits in ``select.poll`` (``select.select`` where there
+is no poll) on them plus a wake-up socket pair that those callbacks write to.  Nothing
+spins: an idle poll sleeps in the kernel or on a lock.
 """
 
 from __future__ import annotations
 
-import os
-import select as _select
 import time
 from typing import Any
 
+from purezmq import _compat
 from purezmq import constants as C
 from purezmq.core.socket import SocketBase
+from purezmq.plumbing.signaler import Signaler
 from purezmq.plumbing.waiter import Waiter
 
-_PLAIN = {C.POLLIN: _select.POLLIN, C.POLLOUT: _select.POLLOUT, C.POLLERR: _select.POLLERR}
+_PLAIN = {C.POLLIN: _compat.POLLIN, C.POLLOUT: _compat.POLLOUT, C.POLLERR: _compat.POLLERR}
 
 
 def _fd_of(obj: Any) -> int:
@@ -31,43 +32,17 @@ def _fd_of(obj: Any) -> int:
     return fileno()
 
 
-class _PipeWaker:
-    """A wake-up the kernel can see: written when any registered socket changes."""
-
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe()
-        os.set_blocking(self.r, False)
-        os.set_blocking(self.w, False)
-        self.pending = False
-
-    def wake(self) -> None:
-        if not self.pending:
-            self.pending = True
-            try:
-                os.write(self.w, b"\x00")
-            except OSError:
-                pass
-
-    def drain(self) -> None:
-        self.pending = False
-        try:
-            while os.read(self.r, 4096):
-                pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        os.close(self.r)
-        os.close(self.w)
-
-
 class Poller:
     """pyzmq's ``zmq.Poller``."""
 
-    # How a poll sleeps: on a Waiter woken by the sockets, and in ``select.poll`` when raw
-    # file descriptors are registered too (purezmq.green's Poller yields to gevent's hub).
+    # How a poll sleeps: on a Waiter woken by the sockets, and in a poll object when raw
+    # file descriptors are registered too (``select.poll`` or its ``select.select`` stand-in;
+    # purezmq.green's Poller yields to gevent's hub).
     _waiter_class: Any = Waiter
-    _fd_poller: Any = staticmethod(_select.poll)
+
+    @staticmethod
+    def _fd_poller() -> Any:
+        return _compat.poll()  # looked up per poll: what the platform (or a test) provides
 
     def __init__(self) -> None:
         self.sockets: list[tuple[Any, int]] = []
@@ -147,9 +122,10 @@ class Poller:
                 s.remove_waiter(w.wake)
 
     def _poll_mixed(self, zsocks: list, raw: list, deadline: float | None) -> list:
-        waker = _PipeWaker()
-        p = self._fd_poller()
-        p.register(waker.r, _select.POLLIN)
+        waker = Signaler()  # a socket pair: selectable on every platform, unlike a pipe
+        wfd = waker.fileno()
+        p = self._fd_poller()  # select.poll, its select.select stand-in, or gevent's
+        p.register(wfd, _compat.POLLIN)
         fdmap: dict[int, tuple[Any, int]] = {}
         for obj, flags in raw:
             fd = _fd_of(obj)
@@ -176,16 +152,16 @@ class Poller:
                     wait_ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
                 events = p.poll(wait_ms)
                 for fd, ev in events:
-                    if fd == waker.r:
+                    if fd == wfd:
                         waker.drain()
                         continue
                     obj, flags = fdmap[fd]
                     zev = 0
-                    if ev & (_select.POLLIN | _select.POLLHUP):
+                    if ev & (_compat.POLLIN | _compat.POLLHUP):
                         zev |= C.POLLIN
-                    if ev & _select.POLLOUT:
+                    if ev & _compat.POLLOUT:
                         zev |= C.POLLOUT
-                    if ev & _select.POLLERR:
+                    if ev & (_compat.POLLERR | _compat.POLLNVAL):  # NVAL: a closed descriptor
                         zev |= C.POLLERR
                     zev &= flags | C.POLLERR
                     if zev:

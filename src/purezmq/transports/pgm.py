@@ -35,6 +35,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from purezmq import constants as C
+from purezmq._compat import if_nameindex, if_nametoindex
 from purezmq.error import ZMQError
 from purezmq.pgm import packet as P
 from purezmq.pgm.framing import ApduEncoder
@@ -169,7 +170,7 @@ def resolve_interface(addr: PgmAddress) -> tuple[str, int]:
             raise ZMQError(C.EINVAL, f"Invalid argument (no interface has address {local})")
         index = 0
         with contextlib.suppress(OSError):
-            for idx, ifname in socket.if_nameindex():
+            for idx, ifname in if_nameindex():
                 if _ipv4_of(ifname) == local:
                     index = idx
                     break
@@ -183,7 +184,7 @@ def resolve_interface(addr: PgmAddress) -> tuple[str, int]:
                 probe.close()
         return local, index
     try:
-        index = socket.if_nametoindex(name)
+        index = if_nametoindex(name)
     except OSError:
         raise ZMQError(C.EINVAL, f"Invalid argument (no interface named {name!r})") from None
     if v6:
@@ -634,8 +635,7 @@ def attach(sock, ep, endpoint: str) -> PgmSession:
     sock._endpoints.setdefault(endpoint, []).append(session)
     sock._last_endpoint = endpoint
     reactor = sock._get_io_reactor()
-    with sock._io_lock:
-        sock._io_objects.add(session)
+    sock._io_add(session)
     reactor.call_soon_threadsafe(lambda: session.start(reactor))
     return session
 

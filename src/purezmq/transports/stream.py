@@ -16,6 +16,7 @@ import stat
 import threading
 
 from purezmq import constants as C
+from purezmq._compat import AF_UNIX, SO_BINDTODEVICE, reuse_listen_addr, zmq_errno
 from purezmq.core.endpoint import Endpoint
 from purezmq.error import ZMQError
 from purezmq.io.engine import StreamEngine
@@ -30,7 +31,7 @@ def engine_class(owner):
 
 def _tune(sock: socket.socket, family: int, options) -> None:
     sock.setblocking(False)
-    if family != socket.AF_UNIX:
+    if family != AF_UNIX:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         maxrt = options.get(C.TCP_MAXRT)
         if maxrt > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):  # libzmq's Linux TCP_MAXRT
@@ -54,14 +55,14 @@ def _pre_tune(sock: socket.socket, family: int, options) -> None:
     """What libzmq sets on a tcp socket before bind() or connect() (accepted sockets
     inherit it from the listener): the device (``BINDTODEVICE``), ``TOS``, buffer sizes."""
     device = options.get(C.BINDTODEVICE)
-    if device and hasattr(socket, "SO_BINDTODEVICE"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
+    if device and SO_BINDTODEVICE is not None:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device)
     _set_tos_and_buffers(sock, family, options)
 
 
 def _set_tos_and_buffers(sock: socket.socket, family: int, options) -> None:
     tos = options.get(C.TOS)
-    if tos and family != socket.AF_UNIX:
+    if tos and family != AF_UNIX:
         with contextlib.suppress(OSError):  # not every OS takes IP_TOS on an IPv6 socket
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
         if family == socket.AF_INET6 and hasattr(socket, "IPV6_TCLASS"):
@@ -74,7 +75,7 @@ def _set_tos_and_buffers(sock: socket.socket, family: int, options) -> None:
 
 
 def _peer_address(sock: socket.socket, family: int) -> str:
-    if family == socket.AF_UNIX:
+    if family == AF_UNIX:
         return ""
     try:
         return sock.getpeername()[0]
@@ -83,7 +84,7 @@ def _peer_address(sock: socket.socket, family: int) -> str:
 
 
 def _os_error(e: OSError) -> ZMQError:
-    code = e.errno or C.EINVAL
+    code = zmq_errno(e.errno) or C.EINVAL
     return ZMQError(code)
 
 
@@ -127,7 +128,7 @@ class Listener:
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of our socket file
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            if family == socket.AF_UNIX:
+            if family == AF_UNIX:
                 path = ep.host
                 self.endpoint = f"ipc://{ep.address}"
                 if path.startswith("\0"):  # abstract namespace: no file
@@ -141,7 +142,7 @@ class Listener:
                         self._file_id = (st.st_dev, st.st_ino)
                         _IPC_FILES[self._file_id] = self
             else:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                reuse_listen_addr(sock)  # SO_EXCLUSIVEADDRUSE on Windows
                 if family == socket.AF_INET6:
                     with contextlib.suppress(OSError):
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -189,7 +190,7 @@ class Listener:
             with contextlib.suppress(OSError):
                 os.unlink(path)
             return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe = socket.socket(AF_UNIX, socket.SOCK_STREAM)
         probe.setblocking(False)  # a full backlog must not block the caller
         try:
             rc = probe.connect_ex(path)
@@ -219,7 +220,7 @@ class Listener:
 
     def start(self, reactor) -> None:
         self.reactor = reactor
-        self.owner._io_objects.add(self)
+        self.owner._io_add(self)
         reactor.add_reader(self.sock.fileno(), self._accept)
         self.owner._event(C.EVENT_LISTENING, self.sock.fileno(), self.endpoint)
 
@@ -255,7 +256,7 @@ class Listener:
         if error is None:
             self._pause = 0.0
             return
-        owner._event(C.EVENT_ACCEPT_FAILED, error.errno or 0, self.endpoint)
+        owner._event(C.EVENT_ACCEPT_FAILED, zmq_errno(error.errno) or 0, self.endpoint)
         if error.errno in _ACCEPT_RESOURCE_ERRORS and not self.closed:
             # Stand back: the queue stays readable while nothing can be accepted.
             self._pause = min(max(self._pause * 2, ACCEPT_PAUSE), ACCEPT_PAUSE_MAX)
@@ -327,13 +328,13 @@ class Session:
 
     def start(self, reactor) -> None:
         self.reactor = reactor
-        self.owner._io_objects.add(self)
+        self.owner._io_add(self)
         self._attempt()
 
     def _addresses(self):
         ep = self.ep
-        if ep.family == socket.AF_UNIX:
-            return [(socket.AF_UNIX, ep.host)]
+        if ep.family == AF_UNIX:
+            return [(AF_UNIX, ep.host)]
         # As libzmq: IPV6=0 resolves IPv4 only (an IPv6 literal never connects); IPV6=1
         # resolves IPv6, IPv4 addresses mapped (falling back to IPv4 on a v4-only host).
         if self.owner.options.get(C.IPV6):
@@ -375,7 +376,7 @@ class Session:
             return
         sock.setblocking(False)
         try:
-            if family != socket.AF_UNIX:
+            if family != AF_UNIX:
                 _pre_tune(sock, family, self.owner.options)  # e.g. ENODEV: BINDTODEVICE
             if self.ep.source is not None:
                 self._bind_source(sock, family)

@@ -32,6 +32,7 @@ import socket
 from dataclasses import dataclass
 
 from purezmq import constants as C
+from purezmq._compat import SO_BINDTODEVICE, if_nametoindex, zmq_errno
 from purezmq.core.endpoint import _port, interface_address
 from purezmq.error import ZMQError
 from purezmq.plumbing.pipe import Pipe, _nothing
@@ -114,7 +115,7 @@ def resolve(address: str, *, bind: bool, ipv6: bool = False, dns: bool = True) -
             raise ZMQError(C.EINVAL)
         if iface != "*":
             try:
-                iface_index = socket.if_nametoindex(iface)
+                iface_index = if_nametoindex(iface)
             except (OSError, ValueError):
                 iface_index = -1
         bind_to = (iface_ip, port)
@@ -155,8 +156,8 @@ class UdpSession:
         try:
             sock.setblocking(False)
             device = opts.get(C.BINDTODEVICE)
-            if device and hasattr(socket, "SO_BINDTODEVICE"):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
+            if device and SO_BINDTODEVICE is not None:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device)
             if sending:
                 if addr.multicast:
                     self._multicast_out(sock, opts)
@@ -166,7 +167,7 @@ class UdpSession:
                 self.endpoint = _last_endpoint(address, sock.getsockname()[1])
         except OSError as e:
             sock.close()
-            raise ZMQError(e.errno or C.EINVAL) from None
+            raise ZMQError(zmq_errno(e.errno) or C.EINVAL) from None
         self.sock = sock
         self.fd = sock.fileno()
         peer = owner._new_peer(self.endpoint)
@@ -300,8 +301,7 @@ def attach(sock, ep, endpoint: str, *, bind: bool) -> UdpSession:
     addr = resolve(ep.address, bind=bind, ipv6=bool(sock.options.get(C.IPV6)))
     session = UdpSession(sock, addr, ep.address, sending=not bind)
     reactor = sock._get_io_reactor()
-    with sock._io_lock:
-        sock._io_objects.add(session)
+    sock._io_add(session)
     sock._attach(session.peer)
     sock._endpoints.setdefault(endpoint, []).append(session)
     if session.endpoint != endpoint:

@@ -10,11 +10,11 @@ pyzmq leaks a ``KeyError`` or ``struct.error``).
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Final, Union
 
 __all__ = ["Z85CHARS", "Z85MAP", "decode", "encode"]
 
-_RawBytes = bytes | bytearray | memoryview
+_RawBytes = Union[bytes, bytearray, memoryview]
 
 Z85CHARS: Final = (
     b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# PyPy: Debian's pypy3 (7.3, Python 3.9) runs the suite but the modules named below.
+# pyzmq installs on PyPy (a pp39 wheel, its CFFI backend), so interop tests run; PyNaCl
+# does not (no wheel, and its source build needs PyPy's C headers), so CURVE tests skip.
+# Measured on the 2-core development VM (shared): 3 min 51 s (21 s venv and install, 2,104
+# tests in 3 min 28 s); 5 min 24 s while another leg ran beside it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if ! command -v pypy3 >/dev/null 2>&1 || ! pypy3 -c "import venv, ensurepip" 2>/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq pypy3 pypy3-venv >/dev/null
+fi
+start=$SECONDS
+venv=/tmp/purezmq-ci-pypy
+rm -rf "$venv"
+pypy3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q ".[test]"
+installed=$SECONDS
+# Left out (seconds on PyPy, measured on the loaded 2-core VM): tests/reliability (network
+# faults, crashes, churn: minutes even on CPython), tests/interop (JeroMQ/Java and
+# process-per-peer harnesses), tests/zmtp/test_decoder.py (1,859 small cases: 75 s; the JIT
+# never warms up) and tests/zmtp/test_fuzz.py (hypothesis: 21 s); tests/apps and
+# tests/test_green.py, whose applications and gevent the test extra installs on CPython only.
+# Deselected, because pyzmq's CFFI backend (the one it uses on PyPy) differs from its Cython
+# one: it has no Frame.get (zmq_msg_gets; the tests read Peer-Address / User-Id through
+# it), proxy_steerable returns None, and Context.destroy()/term() hang with a proxy's or a
+# raw socket's peers open.  And PyPy frees objects only when its GC runs, so the test that
+# a dropped Context is collected at once cannot pass there.
+DESELECT=(
+  tests/test_devices.py::test_proxy_terminated_context_like_pyzmq
+  tests/test_devices.py::test_proxy_steerable_matches_libzmq
+  "tests/test_security.py::test_plain_with_zap[pyzmq-serves]"
+  "tests/test_security.py::test_null_with_zap_domain[pyzmq-serves]"
+  "tests/test_security.py::test_refusal[pyzmq-serves-wrong-password]"
+  tests/test_security.py::test_zap_request_matches_libzmq
+  tests/test_security.py::test_zap_enforce_domain_on_null
+  tests/test_transports.py::test_ipv6_dual_stack_wildcard
+  tests/test_transports.py::test_source_address_without_port_and_zmtp_peer_address
+  tests/test_transports.py::test_tcp_options_reach_the_kernel_sockets_as_with_libzmq
+  tests/test_warnings.py::test_unclosed_context_and_socket_warn_without_hanging
+)
+args=()
+for d in "${DESELECT[@]}"; do args+=(--deselect "$d"); done
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
+  --ignore=tests/reliability --ignore=tests/interop --ignore=tests/apps \
+  --ignore=tests/test_green.py \
+  --ignore=tests/zmtp/test_decoder.py --ignore=tests/zmtp/test_fuzz.py "${args[@]}"
+echo "30-pypy: $((SECONDS - start)) s ($((installed - start)) s to install)"

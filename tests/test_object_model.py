@@ -12,6 +12,7 @@ import errno
 import gc
 import importlib
 import os
+import platform
 import tempfile
 import threading
 import warnings
@@ -25,6 +26,13 @@ def zmq(request):
     if request.param == "pyzmq":
         return pytest.importorskip("zmq")
     return importlib.import_module("purezmq")
+
+
+def _wording_reference(zmq) -> None:
+    """Exact error wording is pyzmq's Cython backend's (CPython); its cffi backend (PyPy)
+    words some errors differently, so pyzmq on PyPy is no reference for them."""
+    if zmq.__name__ == "zmq" and platform.python_implementation() == "PyPy":
+        pytest.skip("pyzmq's cffi backend words this error differently")
 
 
 def _term_returns(ctx, timeout: float = 10.0) -> bool:
@@ -179,6 +187,7 @@ def test_bind_and_connect_errors_name_the_endpoint(zmq, ctx):
 
 
 def test_ipc_errors_explain_the_path(zmq, ctx):
+    _wording_reference(zmq)
     s = ctx.socket(zmq.PULL)
     path = "/tmp/" + "x" * 120
     with pytest.raises(zmq.ZMQError) as info:
@@ -196,6 +205,7 @@ def test_ipc_errors_explain_the_path(zmq, ctx):
 
 
 def test_multipart_type_errors_name_the_frame(zmq, ctx):
+    _wording_reference(zmq)
     s = ctx.socket(zmq.PUSH)
     with pytest.raises(TypeError, match=r"^Frame 1 \(5\) does not support the buffer"):
         s.send_multipart([b"a", 5, b"c"])
@@ -224,6 +234,7 @@ def test_unknown_attribute_is_an_error_and_options_are_validated(zmq, ctx):
 
 
 def test_wrong_types_raise_pyzmqs_exceptions(zmq, ctx):
+    _wording_reference(zmq)
     with pytest.raises(TypeError):
         ctx.socket("PUSH")
     p = zmq.Poller()

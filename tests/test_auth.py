@@ -295,7 +295,7 @@ class Net:
         for name, value in options.items():
             setattr(s, name, value)
         self.socks.append(s)
-        s.monitor_socket = s.get_monitor_socket()
+        s._test_monitor = s.get_monitor_socket()  # (pyzmq too: no undeclared public attribute)
         return s
 
     def server(self, **options):
@@ -313,7 +313,7 @@ class Net:
 
 
 def first_event(sock, wanted: set[int], timeout: float = 5.0) -> tuple[int, int]:
-    mon = sock.monitor_socket
+    mon = sock._test_monitor
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if mon.poll(50):

@@ -105,29 +105,24 @@ def test_warning_names_the_socket():
         ctx.term()
 
 
-def test_socket_with_endpoints_stays_open_until_closed():
-    """A socket with a bound endpoint is held by the I/O thread (see COMPATIBILITY.md).
-
-    It keeps working after the user drops every reference to it, and closing it through
-    ``destroy()`` still works.
-    """
+def test_socket_with_endpoints_is_collected_and_closed():
+    """As pyzmq's: nothing inside keeps a socket with endpoints alive; dropped, it is
+    collected and closed with a ResourceWarning, its port released, and term() returns."""
     ctx = zmq.Context()
     try:
         pull = ctx.socket(zmq.PULL)
         port = pull.bind_to_random_port("tcp://127.0.0.1")
+        pull.connect("inproc://nobody-here")
         ref = weakref.ref(pull)
-        del pull
-        _collect()
-        pull = ref()
-        assert pull is not None and not pull.closed
-        push = ctx.socket(zmq.PUSH)
-        push.connect(f"tcp://127.0.0.1:{port}")
-        push.send(b"still here")
-        pull.rcvtimeo = 5000
-        assert pull.recv() == b"still here"
-        del pull
+        with pytest.warns(ResourceWarning):
+            del pull
+            _collect()
+        assert ref() is None
+        again = ctx.socket(zmq.PULL)
+        again.bind(f"tcp://127.0.0.1:{port}")  # the dropped socket released its port
+        again.close()
     finally:
-        ctx.destroy(linger=0)
+        ctx.term()
 
 
 def test_async_shadow_socket_does_not_close_the_original():
@@ -186,14 +181,15 @@ def test_unclosed_context_and_socket_warn_without_hanging():
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUB)
     ref = weakref.ref(ctx)
-    del ctx, sock
     t0 = time.monotonic()
-    with pytest.warns(ResourceWarning) as record:
+    with pytest.warns(ResourceWarning, match="Unclosed context"):
+        with pytest.warns(ResourceWarning, match="Unclosed socket") as record:
+            del ctx, sock  # the socket goes at once (no cycle through it)
+            _collect()
+        del record  # (a warning's ``source`` is the socket, which holds its context)
         _collect()
     assert ref() is None
     assert time.monotonic() - t0 < 5
-    messages = " ".join(str(w.message) for w in record)
-    assert "Unclosed socket" in messages and "Unclosed context" in messages
 
 
 def test_terminated_context_does_not_warn():
@@ -227,7 +223,8 @@ def test_process_exits_with_open_context_and_connections():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "done"
-    assert "ResourceWarning" not in proc.stderr  # none at interpreter exit, as pyzmq
+    # As pyzmq 27: the sockets, collected at exit, warn (ignored in __del__); the context not.
+    assert "Unclosed context" not in proc.stderr
 
 
 # -- logging ----------------------------------------------------------------------------------

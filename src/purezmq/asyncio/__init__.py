@@ -59,6 +59,7 @@ import os
 import pickle
 import threading
 import warnings
+import weakref
 from collections import deque
 from typing import Any
 
@@ -73,7 +74,7 @@ from purezmq.plumbing.pipe import as_frames
 from purezmq.sugar.frame import _DONE, Frame
 from purezmq.sugar.poll import Poller as _SyncPoller
 from purezmq.sugar.socket import Socket as _SyncSocket
-from purezmq.sugar.socket import _as_bytes
+from purezmq.sugar.socket import SocketContext, _as_bytes, _into, writable_view
 
 __all__ = ["Context", "Socket", "Poller", "ZMQEventLoop", "install"]
 
@@ -147,6 +148,7 @@ class _Future(asyncio.Future):
             if not self.done():
                 raise RuntimeError("await wasn't used with future")
         self._taken = None  # delivered: nothing to give back any more
+        self._home = None  # (nor a socket to hold)
         return self.result()
 
     __iter__ = __await__
@@ -227,22 +229,34 @@ class Socket(_SyncSocket):
             self.__dict__ = _from_socket.__dict__
             if "_aio_rq" not in self.__dict__:
                 self._aio_init()
+            elif self._aio_ref() is None:
+                self._core._aio_ref = weakref.ref(self)
             return
         super().__init__(context, socket_type, **kwargs)
         self._aio_init()
 
     def _aio_init(self) -> None:
-        self._aio_rq = deque()
-        self._aio_sq = deque()
-        self._aio_pending = 0
-        self._aio_watching = False
-        self._aio_scheduled = False
-        self._aio_loop = None
-        self._aio_tid = 0
-        self._aio_waker = self._aio_wake
-        self._aio_back = []  # (delivery number, message) given back, in delivery order
-        self._aio_seq = 0
-        self._aio_whole = False
+        self._core._aio_rq = deque()
+        self._core._aio_sq = deque()
+        self._core._aio_pending = 0
+        self._core._aio_watching = False
+        self._core._aio_scheduled = False
+        self._core._aio_loop = None
+        self._core._aio_tid = 0
+        # The core's wake-up reaches this object weakly: the core (held by the I/O side)
+        # shares this object's dictionary, so a bound method here would keep it alive.
+        self._core._aio_ref = weakref.ref(self)
+        state = self.__dict__
+
+        def waker() -> None:
+            sock = state["_aio_ref"]()
+            if sock is not None:
+                sock._aio_wake()
+
+        self._core._aio_waker = waker
+        self._core._aio_back = []  # (delivery number, message) given back, in delivery order
+        self._core._aio_seq = 0
+        self._core._aio_whole = False
 
     def __del__(self) -> None:
         # A shadow going away must not close the socket it shadows.
@@ -262,26 +276,22 @@ class Socket(_SyncSocket):
         """An async socket over an existing (sync) socket's state."""
         return cls(_from_socket=socket, io_loop=io_loop)
 
-    def __repr__(self) -> str:
-        closed = " closed" if self.closed else ""
-        return f"<purezmq.asyncio.Socket({self.type_name}){closed} at {hex(id(self))}>"
+    _repr_cls = "purezmq.asyncio.Socket"
 
     # -- operations that hand the socket object to others: done by the original ----------
-    def bind(self, addr: str) -> Socket:
+    def bind(self, addr: str) -> SocketContext:
         orig = self._shadow_of
-        if orig is not None:
-            orig.bind(addr)
-        else:
-            super().bind(addr)
-        return self
+        if orig is None:
+            return super().bind(addr)
+        orig.bind(addr)
+        return SocketContext(self, "bind", self._last_endpoint)
 
-    def connect(self, addr: str) -> Socket:
+    def connect(self, addr: str) -> SocketContext:
         orig = self._shadow_of
-        if orig is not None:
-            orig.connect(addr)
-        else:
-            super().connect(addr)
-        return self
+        if orig is None:
+            return super().connect(addr)
+        orig.connect(addr)
+        return SocketContext(self, "connect", addr.decode() if isinstance(addr, bytes) else addr)
 
     def unbind(self, addr: str) -> None:
         orig = self._shadow_of
@@ -294,7 +304,7 @@ class Socket(_SyncSocket):
     def close(self, linger: int | None = None) -> None:
         if not self.closed and self._aio_rq is not None:
             self._aio_cancel_all()
-            self._aio_back = []
+            self._core._aio_back = []
         orig = self._shadow_of
         if orig is not None:
             orig.close(linger)
@@ -318,9 +328,9 @@ class Socket(_SyncSocket):
         # loop can never complete on this one.
         if self._aio_pending:
             self._aio_cancel_all()
-        self._aio_scheduled = False  # a handler left on the old loop will never run
-        self._aio_loop = running
-        self._aio_tid = _get_ident()
+        self._core._aio_scheduled = False  # a handler left on the old loop will never run
+        self._core._aio_loop = running
+        self._core._aio_tid = _get_ident()
         reactor = self._io_reactor or self.ctx._reactor
         if reactor is not None and reactor.__class__ is LoopReactor:
             reactor.attach(running)  # io_on_loop: the connections follow to this loop
@@ -330,7 +340,7 @@ class Socket(_SyncSocket):
         """Called by the core from any thread: schedule the queue handler once."""
         if self._aio_scheduled:
             return
-        self._aio_scheduled = True
+        self._core._aio_scheduled = True
         loop = self._aio_loop
         try:
             if _get_ident() == self._aio_tid:
@@ -338,16 +348,16 @@ class Socket(_SyncSocket):
             else:
                 loop.call_soon_threadsafe(self._aio_handle)
         except (RuntimeError, AttributeError):  # the loop is closed or gone
-            self._aio_scheduled = False
+            self._core._aio_scheduled = False
 
     def _aio_watch(self) -> None:
         if not self._aio_watching:
-            self._aio_watching = True
+            self._core._aio_watching = True
             self.add_waiter(self._aio_waker)
 
     def _aio_unwatch(self) -> None:
         if self._aio_watching:
-            self._aio_watching = False
+            self._core._aio_watching = False
             self.remove_waiter(self._aio_waker)
 
     def _aio_forget(self, fut: _Future) -> None:
@@ -356,9 +366,9 @@ class Socket(_SyncSocket):
         if timer is not None:
             fut._timer = None
             timer.cancel()
-        self._aio_pending -= 1
+        self._core._aio_pending -= 1
         if self._aio_pending <= 0:
-            self._aio_pending = 0
+            self._core._aio_pending = 0
             self._aio_rq.clear()
             self._aio_sq.clear()
             self._aio_unwatch()
@@ -377,7 +387,7 @@ class Socket(_SyncSocket):
                 fut = q.popleft()
                 if not fut.done():
                     fut.cancel()
-        self._aio_pending = 0
+        self._core._aio_pending = 0
         self._aio_unwatch()
 
     def _aio_fail_all(self, exc_type) -> None:
@@ -389,7 +399,7 @@ class Socket(_SyncSocket):
                     if fut._timer is not None:
                         fut._timer.cancel()
                     fut.set_exception(exc_type())
-        self._aio_pending = 0
+        self._core._aio_pending = 0
         self._aio_unwatch()
 
     def _aio_queue(self, q: deque, fut: _Future, timeo_opt: int) -> None:
@@ -398,7 +408,7 @@ class Socket(_SyncSocket):
         if timeo >= 0:
             fut._timer = self._aio_loop.call_later(timeo / 1000.0, self._aio_timeout, fut)
         q.append(fut)
-        self._aio_pending += 1
+        self._core._aio_pending += 1
         reactor = self._io_reactor
         if (reactor is not None and reactor.__class__ is LoopReactor
                 and reactor.loop is not self._aio_loop):
@@ -412,7 +422,7 @@ class Socket(_SyncSocket):
             self._aio_process()
 
     def _aio_handle(self) -> None:
-        self._aio_scheduled = False
+        self._core._aio_scheduled = False
         self._aio_process()
 
     def _aio_process(self) -> None:
@@ -469,7 +479,7 @@ class Socket(_SyncSocket):
         if timer is not None:
             fut._timer = None
             timer.cancel()
-        self._aio_pending -= 1
+        self._core._aio_pending -= 1
 
     # -- taking from the core, and giving back -------------------------------------------
     # Where the next message comes from, in order: the rest of a message being read frame
@@ -486,8 +496,8 @@ class Socket(_SyncSocket):
     def _take_msg(self):
         rx = self._rx
         if rx is not None:
-            self._rx = None
-            self._rcvmore = False
+            self._core._rx = None
+            self._core._rcvmore = False
             rx.reverse()
             return rx
         msg = self._next_msg()
@@ -501,25 +511,25 @@ class Socket(_SyncSocket):
         if rx is not None:
             frame = rx.pop()
             if not rx:
-                self._rx = None
-                self._rcvmore = False
-            self._aio_whole = False
+                self._core._rx = None
+                self._core._rcvmore = False
+            self._core._aio_whole = False
             return frame
         msg = self._next_msg()
         if msg is None:
             return _NOTHING
         if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
-            self._rcvmore = False
-            self._aio_whole = True
+            self._core._rcvmore = False
+            self._core._aio_whole = True
             return msg
         if len(msg) == 1:
-            self._rcvmore = False
-            self._aio_whole = True
+            self._core._rcvmore = False
+            self._core._aio_whole = True
             return msg[0]
         # msg may be shared (inproc fan-out to several sockets): never mutate it.
-        self._rx = msg[:0:-1]
-        self._rcvmore = True
-        self._aio_whole = False
+        self._core._rx = msg[:0:-1]
+        self._core._rcvmore = True
+        self._core._aio_whole = False
         return msg[0]
 
     def _aio_give_back(self, kind: int, seq: int, data: Any) -> None:
@@ -531,11 +541,11 @@ class Socket(_SyncSocket):
         else:  # a frame of a message being read frame by frame
             rx = self._rx
             if rx is None:
-                self._rx = [data]
-                self._rcvmore = False
+                self._core._rx = [data]
+                self._core._rcvmore = False
             else:
                 rx.append(data)
-                self._rcvmore = True
+                self._core._rcvmore = True
         if self._aio_pending:
             self._aio_wake()
 
@@ -557,7 +567,7 @@ class Socket(_SyncSocket):
                 return
         fut._taken = data
         fut._home = self
-        self._aio_seq = seq = self._aio_seq + 1
+        self._core._aio_seq = seq = self._aio_seq + 1
         fut._seq = seq
         if fut._kind == _FRAME and self._aio_whole:
             fut._kind = _FRAME_WHOLE
@@ -625,6 +635,12 @@ class Socket(_SyncSocket):
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> Any:
         return self._recv(_FRAME, int(flags), lambda b: b.decode(encoding))
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> Any:
+        """A Future for one frame received into ``buffer``: its full size (see the sync
+        ``recv_into``)."""
+        view = writable_view(buffer)
+        return self._recv(_FRAME, int(flags), lambda b: _into(view, nbytes, b))
 
     recv_unicode = recv_string
 
@@ -695,7 +711,7 @@ class Socket(_SyncSocket):
         tx = self._tx
         if tx:
             tx.append(data)
-            self._tx = []
+            self._core._tx = []
             return self._send(tx, flags, track)
         # One frame travels bare where the pattern takes it (as the sync send does).
         return self._send(data if self.pattern.bare_send else [data], flags, track)
@@ -720,9 +736,9 @@ class Socket(_SyncSocket):
             return _failed(self._aio_get_loop(), e)
         if self._tx:
             parts = self._tx + parts
-            self._tx = []
+            self._core._tx = []
         if flags & _SNDMORE:
-            self._tx = parts
+            self._core._tx = parts
             return _done(self._aio_get_loop(), _DONE if track else None)
         return self._send(parts, flags, track)
 
@@ -737,8 +753,8 @@ class Socket(_SyncSocket):
         flags = int(flags)
 
         def check() -> int:
-            if self.closed:
-                raise ZMQError(_ENOTSOCK)
+            if self.closed:  # as pyzmq: closing the socket cancels its poll
+                raise asyncio.CancelledError()
             return self._events() & flags
 
         return _watch(self._aio_get_loop(), [self], [], check, timeout, 0)
@@ -768,6 +784,9 @@ def _watch(loop, zsocks: list, raw: list, check, timeout, empty) -> asyncio.Futu
             return
         try:
             result = check()
+        except asyncio.CancelledError:
+            fut.cancel()
+            return
         except Exception as e:
             fut.set_exception(e)
             return
@@ -965,9 +984,7 @@ class Context(_SyncContext):
         if getattr(self, "_shadow_of", None) is None:
             super().__del__()
 
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._open)} sockets"
-        return f"<purezmq.asyncio.Context({state}) at {hex(id(self))}>"
+    _repr_cls = "purezmq.asyncio.Context"
 
 
 class ZMQEventLoop(asyncio.SelectorEventLoop):

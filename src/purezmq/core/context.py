@@ -55,11 +55,14 @@ class Context(Generic[_SocketType]):
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         if kwargs.get("shadow"):
             return  # __new__ found the context shadowed: it is ready
+        if not isinstance(io_threads, int) or io_threads < 0:
+            raise ZMQError(C.EINVAL)  # as zmq_ctx_set(ZMQ_IO_THREADS)
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_reactor", None)
         object.__setattr__(self, "_sockets", weakref.WeakSet())
-        # Sockets not yet reaped.  Weak, as pyzmq's: a socket dropped without close() is
-        # collected and closed by its __del__ (a lingering one is held by its I/O objects).
+        # Socket cores not yet reaped.  Weak, as pyzmq's: a socket dropped without close() is
+        # collected and closed by its __del__; its core, lingering, is held by its I/O
+        # objects until they are done (see core/socket.py).
         object.__setattr__(self, "_open", weakref.WeakSet())
         object.__setattr__(self, "_reaped_cv", threading.Condition(self._lock))
         object.__setattr__(self, "_inproc", {})
@@ -69,6 +72,7 @@ class Context(Generic[_SocketType]):
         object.__setattr__(self, "sockopts", {})
         object.__setattr__(self, "_ctxopts", {C.IO_THREADS: io_threads, C.MAX_SOCKETS: 1023})
         object.__setattr__(self, "_pid", os.getpid())
+        object.__setattr__(self, "_origin_id", id(self))
         addresses.register(self)
 
     # -- construction ------------------------------------------------------------------
@@ -85,7 +89,11 @@ class Context(Generic[_SocketType]):
         return cls._instance
 
     def socket(self, socket_type: int, socket_class=None, **kwargs: Any):
-        if self._closed or self._terminated:
+        if not isinstance(socket_type, int):
+            raise TypeError("an integer is required")  # as pyzmq (``ctx.socket('PUSH')``)
+        if self._closed:
+            raise ZMQError(C.ENOTSUP)  # as pyzmq: a closed context makes no sockets
+        if self._terminated:
             raise ZMQError(C.ETERM)
         cls = socket_class or self._socket_class
         sock = cls(self, socket_type, **kwargs)
@@ -97,9 +105,11 @@ class Context(Generic[_SocketType]):
         return sock
 
     def _register(self, sock) -> None:
+        """Note a new socket: its facade weakly (``destroy`` closes it), its core until it is
+        reaped (``term`` waits for it; held by its I/O objects while it lingers)."""
         with self._lock:
             self._sockets.add(sock)
-            self._open.add(sock)
+            self._open.add(sock._core)
 
     def _get_reactor(self) -> Reactor:
         reactor = self._reactor
@@ -152,6 +162,10 @@ class Context(Generic[_SocketType]):
         for sock in list(self._sockets):
             if not sock.closed:
                 sock.close(linger=linger)
+        if linger is not None:  # sockets closed by their collection may still be lingering
+            for core in list(self._open):
+                if core.closed:
+                    core._end_io(linger)
         self.term()
 
     def __enter__(self):
@@ -163,6 +177,8 @@ class Context(Generic[_SocketType]):
     def __del__(self) -> None:
         # As pyzmq, warn about a context collected without term()/destroy(); but never block
         # here: its sockets are garbage too (each references it) and close in their __del__.
+        if self.__dict__.get("_origin_id", id(self)) != id(self):
+            return  # a copy (shadow) over another context's state
         if not getattr(self, "_closed", True) and not _exiting and warn is not None:
             warn(f"Unclosed context {self}", ResourceWarning, stacklevel=2, source=self)
         reactor = getattr(self, "_reactor", None)
@@ -177,6 +193,8 @@ class Context(Generic[_SocketType]):
         option = int(option)
         if option not in set(C.ContextOption):
             raise ZMQError(C.EINVAL)
+        if option in (C.IO_THREADS, C.MAX_SOCKETS, C.MAX_MSGSZ) and value < 0:
+            raise ZMQError(C.EINVAL)  # as zmq_ctx_set
         self._ctxopts[option] = value
 
     def get(self, option: int) -> int:
@@ -233,8 +251,27 @@ class Context(Generic[_SocketType]):
 
     @property
     def underlying(self) -> int:
-        return id(self)
+        return self.__dict__.get("_origin_id", id(self))  # a copy's is its original's
+
+    _repr_cls = "purezmq.Context"
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._open)} sockets"
-        return f"<purezmq.Context({state}) at {hex(id(self))}>"
+        # pyzmq's form: <zmq.Context() at 0x... closed>
+        cls = type(self)
+        name = cls.__dict__.get("_repr_cls") or f"{cls.__module__}.{cls.__name__}"
+        closed = " closed" if self._closed else ""
+        n = sum(1 for sock in list(self._sockets) if not sock.closed)
+        count = "" if not n else f"{n} socket" if n == 1 else f"{n} sockets"
+        return f"<{name}({count}) at {hex(id(self))}{closed}>"
+
+    def __copy__(self):
+        """A shadow, as pyzmq's: another object over the same context (its collection
+        neither warns nor stops anything)."""
+        view = object.__new__(type(self))
+        object.__setattr__(view, "__dict__", self.__dict__)
+        if hasattr(type(self), "_shadow_of"):  # purezmq.asyncio's (a slot): its original
+            object.__setattr__(view, "_shadow_of", getattr(self, "_shadow_of", None) or self)
+        return view
+
+    def __deepcopy__(self, memo: Any):
+        return self.__copy__()

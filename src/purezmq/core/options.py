@@ -132,4 +132,17 @@ RANGES: dict[int, tuple[int, int | None]] = {
     C.TOS: (0, None),
     C.IPV6: (0, 1),
     C.IPV4ONLY: (0, 1),
+    # and for the others, as pyzmq over libzmq 4.3 answers (tests/test_object_model.py)
+    **dict.fromkeys(
+        (C.SNDHWM, C.RCVHWM, C.RECONNECT_IVL_MAX, C.BACKLOG, C.HANDSHAKE_IVL,
+         C.HEARTBEAT_IVL, C.HEARTBEAT_TIMEOUT, C.RECOVERY_IVL, C.CONNECT_TIMEOUT,
+         C.PROBE_ROUTER),
+        (0, None),
+    ),
+    **dict.fromkeys(
+        (C.LINGER, C.RCVTIMEO, C.SNDTIMEO, C.RECONNECT_IVL, C.SNDBUF, C.RCVBUF, C.USE_FD),
+        (-1, None),
+    ),
+    **dict.fromkeys((C.RATE, C.MULTICAST_HOPS, C.MULTICAST_MAXTPDU), (1, None)),
+    **dict.fromkeys((C.IMMEDIATE, C.CONFLATE), (0, 1)),
 }

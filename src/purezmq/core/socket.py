@@ -26,10 +26,12 @@ from __future__ import annotations
 import errno
 import functools
 import struct
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from purezmq import constants as C
 from purezmq.core import addresses
@@ -43,6 +45,7 @@ from purezmq.plumbing.waiter import Waiter
 from purezmq.security import SECURITY_OPTIONS, get_security_option, set_security_option
 
 _NOTHING = object()
+_COMBINED_STATE = sys.version_info < (3, 13)  # see SocketBase.__init__
 _DONTWAIT = int(C.DONTWAIT)
 _POLLIN = int(C.POLLIN)
 _POLLOUT = int(C.POLLOUT)
@@ -65,14 +68,33 @@ def _load_get_host() -> Callable:
 class SocketBase:
     """The state of one socket; see the module docstring."""
 
+    # The public instance attributes (a facade takes no undeclared public attribute).  Not
+    # class attributes: a class attribute of an instance attribute's name slows every
+    # lookup of it (CPython does not specialise a shadowed name).
+    PUBLIC_ATTRIBUTES = frozenset(
+        {"ctx", "type_name", "options", "peers", "pattern", "closed", "copy_threshold"}
+    )
+    ctx: Any
+    type_name: str
+    options: Options
+    peers: list[Peer]
+    pattern: Any
+    closed: bool
+
     def __init__(self, ctx, socket_type: int) -> None:
         try:
             pattern_cls = PATTERNS[socket_type]
         except KeyError:
             raise ZMQError(C.EINVAL) from None
+        # The core: the object the I/O side, the patterns, the context and the inproc names
+        # hold.  A facade (``purezmq.Socket``) shares its instance dictionary, so its hot
+        # paths read the same state with no indirection, but nothing inside purezmq holds
+        # the facade: a socket the program drops is collected and closed (its __del__),
+        # while the core lingers as long as its I/O objects need it.
+        # (The dictionary is shared once the state is set, below: made then, it keeps the
+        # class's shared key layout, which attribute and method lookups are fastest with.)
         self.ctx = ctx
         self._socket_type = socket_type
-        addresses.register(self)
         self.type_name = pattern_cls.name
         self.options = Options()
         self._ready = ReadyQueue()
@@ -83,7 +105,6 @@ class SocketBase:
         self._io_lock = threading.Lock()
         self.peers: list[Peer] = []
         self._endpoints: dict[str, list] = {}
-        self.pattern = pattern_cls(self)
         self._rx: list | None = None  # frames of a message being read frame by frame
         self._tx: list = []  # frames of a message being sent with SNDMORE
         self._rcvmore = False
@@ -98,6 +119,21 @@ class SocketBase:
         self._monitor_lock = threading.Lock()
         self._signaler = None  # the FD option's signal, made on first getsockopt(FD)
         self._io_reactor = None  # where this socket's connections run (first bind/connect)
+        if type(self) is SocketBase:
+            core = self
+        else:
+            core = object.__new__(SocketBase)
+            state = self.__dict__
+            if _COMBINED_STATE:
+                # CPython 3.11-3.12 look attributes up quickly in a plain (combined) dictionary,
+                # not in the split one made of an object's inline values (3.13 does both).
+                state = dict(state)
+                self.__dict__ = state
+            core.__dict__ = state
+            addresses.register(self)  # (weakly) for shadow-by-address of the facade
+        addresses.register(core)
+        self._core = core
+        self.pattern = pattern_cls(core)
 
     # -- cross-thread plumbing ---------------------------------------------------------
     @property
@@ -165,8 +201,9 @@ class SocketBase:
             out = kind(opts.get(C.SNDHWM))
         peer = Peer(inp, out, endpoint)
         inp.armed = False  # armed when the socket attaches it
-        inp.on_readable = functools.partial(self._activate, peer)
-        out.on_writable = self._writable
+        core = self._core
+        inp.on_readable = functools.partial(core._activate, peer)
+        out.on_writable = core._writable
         return peer
 
     def _attach(self, peer: Peer) -> None:
@@ -236,18 +273,18 @@ class SocketBase:
             self._io_objects.discard(obj)
             done = self.closed and not self._io_objects
         if done:
-            self.ctx._reaped(self)
+            self.ctx._reaped(self._core)
 
     def make_mechanism(self):
         """A fresh security mechanism for one connection, from the socket's options."""
         from purezmq.security import make_mechanism
 
-        return make_mechanism(self)
+        return make_mechanism(self._core)
 
     def _zap_request(self, engine, request) -> None:
         from purezmq.security import zap_request
 
-        zap_request(self, engine, request)
+        zap_request(self._core, engine, request)
 
     # -- monitor ---------------------------------------------------------------------------
     def _event(self, event: int, value: int, endpoint: str) -> None:
@@ -281,17 +318,17 @@ class SocketBase:
         if ep.transport in ("pgm", "epgm"):  # as libzmq: bind is connect for multicast
             from purezmq.transports import pgm
 
-            pgm.attach(self, ep, addr)
+            pgm.attach(self._core, ep, addr)
             return
         if ep.transport == "udp":
             from purezmq.transports import udp
 
-            udp.attach(self, ep, addr, bind=True)
+            udp.attach(self._core, ep, addr, bind=True)
             return
         if ep.transport == "inproc":
             from purezmq.transports import inproc
 
-            inproc.bind(self, ep.address)
+            inproc.bind(self._core, ep.address)
             self._last_endpoint = addr
             self._endpoints.setdefault(addr, []).append(("inproc", ep.address))
             return
@@ -300,7 +337,7 @@ class SocketBase:
         else:
             from purezmq.transports.stream import Listener
 
-        listener = Listener(self, ep)
+        listener = Listener(self._core, ep)
         self._last_endpoint = listener.endpoint
         # Keyed by LAST_ENDPOINT only, as libzmq: unbind("tcp://*:*") is ENOENT.
         self._endpoints.setdefault(listener.endpoint, []).append(listener)
@@ -318,18 +355,18 @@ class SocketBase:
         if ep.transport in ("pgm", "epgm"):
             from purezmq.transports import pgm
 
-            pgm.attach(self, ep, addr)
+            pgm.attach(self._core, ep, addr)
             return
         if ep.transport == "udp":
             from purezmq.transports import udp
 
-            udp.attach(self, ep, addr, bind=False)
+            udp.attach(self._core, ep, addr, bind=False)
             return
         rid = self.options.pop(C.CONNECT_ROUTING_ID, b"")
         if ep.transport == "inproc":
             from purezmq.transports import inproc
 
-            peer = inproc.connect(self, ep.address, rid)
+            peer = inproc.connect(self._core, ep.address, rid)
             self._endpoints.setdefault(addr, []).append(peer)
             self._last_endpoint = addr
             return
@@ -344,7 +381,7 @@ class SocketBase:
             peer.attached_early = True
             if rid:
                 peer.routing_id = rid
-        session = Session(self, ep, addr, peer, rid)
+        session = Session(self._core, ep, addr, peer, rid)
         if peer is not None:
             peer.session = session
             self._attach(peer)
@@ -371,7 +408,7 @@ class SocketBase:
             if isinstance(obj, tuple):  # an inproc bind
                 from purezmq.transports import inproc
 
-                inproc.unbind(self, obj[1])
+                inproc.unbind(self._core, obj[1])
             elif isinstance(obj, Peer):  # an inproc connect
                 self._drop_peer(obj)
             else:
@@ -493,7 +530,7 @@ class SocketBase:
         w = self._waiter
         wake = w.wake
         get_host = _get_host or _load_get_host() if host else None
-        hosting = get_host(self) if host else None
+        hosting = get_host(self._core) if host else None
         if hosting is not None:
             # Both wake-ups before the first attempt: nothing delivered after it is missed.
             self.add_waiter(wake, hosting.sig_wake)
@@ -525,7 +562,7 @@ class SocketBase:
                         self.remove_waiter(hosting.sig_wake)
                         hosting = None
                     if hosting is None:
-                        hosting = get_host(self)
+                        hosting = get_host(self._core)
                         if hosting is not None:
                             self.add_waiter(hosting.sig_wake)
                             hosting.start()
@@ -570,6 +607,8 @@ class SocketBase:
     def setsockopt(self, option: int, value) -> None:
         if self.closed:
             raise ZMQError(C.ENOTSOCK)
+        if self.ctx._terminated:
+            raise ContextTerminated()
         option = int(option)
         if option in READ_ONLY:
             raise ZMQError(C.EINVAL)
@@ -594,6 +633,8 @@ class SocketBase:
     def getsockopt(self, option: int):
         if self.closed:
             raise ZMQError(C.ENOTSOCK)
+        if self.ctx._terminated:
+            raise ContextTerminated()
         option = int(option)
         if option == C.TYPE:
             return self._socket_type
@@ -627,6 +668,27 @@ class SocketBase:
         return self.options.get(C.MECHANISM)  # kept by purezmq.security, as libzmq does
 
     # -- closing ---------------------------------------------------------------------------
+    def _end_io(self, linger: int) -> bool:
+        """Stop the socket's I/O objects, letting them flush for ``linger`` ms (-1: for
+        ever); False if there are none.  ``Context.destroy(linger)`` calls it again on a
+        closed socket still lingering (one closed by its collection) to cut it short."""
+        reactor = self._io_reactor or self.ctx._reactor
+        with self._io_lock:
+            pending = bool(self._io_objects)
+        if not pending or reactor is None:
+            return False
+        deadline = None if linger < 0 else time.monotonic() + linger / 1000.0
+        objs, lock = self._io_objects, self._io_lock
+
+        def shutdown() -> None:
+            with lock:
+                pending = list(objs)
+            for obj in pending:
+                obj.terminate(deadline)
+
+        reactor.call_soon_threadsafe(shutdown)
+        return True
+
     def close(self, linger: int | None = None) -> None:
         if self.closed:
             return
@@ -646,24 +708,11 @@ class SocketBase:
             sig.close()
         from purezmq.transports import inproc
 
-        inproc.socket_closed(self)
+        inproc.socket_closed(self._core)
         for peer in list(self.peers):
             self._detach(peer)
-        reactor = self._io_reactor or self.ctx._reactor
-        with self._io_lock:
-            pending = bool(self._io_objects)
-        if pending and reactor is not None:
-            deadline = None if linger < 0 else time.monotonic() + linger / 1000.0
-
-            def shutdown() -> None:
-                with self._io_lock:
-                    objs = list(self._io_objects)
-                for obj in objs:
-                    obj.terminate(deadline)
-
-            reactor.call_soon_threadsafe(shutdown)
-        else:
-            self.ctx._reaped(self)
+        if not self._end_io(linger):
+            self.ctx._reaped(self._core)
         if self._monitor is not None:
             self._event(C.EVENT_MONITOR_STOPPED, 0, "")
             with self._monitor_lock:  # not while the I/O thread reports an event

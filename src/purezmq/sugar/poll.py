@@ -24,7 +24,12 @@ _PLAIN = {C.POLLIN: _compat.POLLIN, C.POLLOUT: _compat.POLLOUT, C.POLLERR: _comp
 def _fd_of(obj: Any) -> int:
     if isinstance(obj, int):
         return obj
-    return obj.fileno()
+    fileno = getattr(obj, "fileno", None)
+    if fileno is None:  # pyzmq's error, raised by poll() (register() takes anything)
+        raise TypeError(
+            f"Socket must be a 0MQ socket, an integer fd or have a fileno() method: {obj!r}"
+        )
+    return fileno()
 
 
 class Poller:

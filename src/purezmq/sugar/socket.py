@@ -18,6 +18,7 @@ from purezmq.patterns.draft import addressed
 from purezmq.sugar.frame import _DONE, Frame, MessageTracker
 
 _SNDMORE = int(C.SNDMORE)
+_IPC_PATH_MAX_LEN = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux (zmq.IPC_PATH_MAX_LEN)
 _DONTWAIT = int(C.DONTWAIT)
 
 
@@ -34,7 +35,83 @@ def _as_bytes(data: Any) -> bytes:
     try:
         return bytes(memoryview(data))
     except TypeError:
-        raise TypeError(f"expected bytes or a buffer, got {data!r}") from None
+        raise TypeError(
+            f"a bytes-like object is required, not {type(data).__name__!r}"
+        ) from None
+
+
+def writable_view(buffer: Any) -> memoryview:
+    """``recv_into``'s target as bytes (``TypeError`` if it cannot be written)."""
+    view = memoryview(buffer).cast("B")
+    if view.readonly:
+        raise TypeError("buffer must be writable")
+    return view
+
+
+def _into(view: memoryview, nbytes: int, frame: bytes) -> int:
+    """Copy the start of ``frame`` (at most ``nbytes``, if given) into ``view``; return the
+    frame's full size, as ``zmq_recv``."""
+    n = min(nbytes or len(view), len(frame), len(view))
+    view[:n] = frame[:n]
+    return len(frame)
+
+
+def _check_frames(parts: Any) -> None:
+    """pyzmq's TypeError for a multipart message with a frame that is not a buffer."""
+    for i, part in enumerate(parts):
+        if isinstance(part, (bytes, Frame)):
+            continue
+        try:
+            memoryview(part)
+        except TypeError:
+            raise TypeError(
+                f"Frame {i} ({part!r:.32}) does not support the buffer interface."
+            ) from None
+
+
+def name_endpoint(e: ZMQError, addr: str) -> None:
+    """Add the endpoint to a bind/connect error's message, as pyzmq does (an ipc path's
+    length limit or missing directory explained)."""
+    if "(addr=" in e.strerror:
+        return
+    if addr.startswith("ipc://"):
+        path = addr[6:]
+        if e.errno == _errno.ENAMETOOLONG:
+            e.strerror = (
+                f'ipc path "{path}" is longer than {_IPC_PATH_MAX_LEN} characters '
+                "(sizeof(sockaddr_un.sun_path)). zmq.IPC_PATH_MAX_LEN constant can be used "
+                "to check addr length (if it is defined)."
+            )
+        elif e.errno == _errno.ENOENT:
+            e.strerror = f'No such file or directory for ipc path "{path}".'
+    e.strerror += f" (addr={addr!r})"
+
+
+class SocketContext:
+    """What ``bind`` / ``connect`` return (pyzmq 26+): ``with sock.bind(addr):`` gives
+    the socket and unbinds on exit (``connect``: disconnects), leaving it open."""
+
+    __slots__ = ("socket", "kind", "addr")
+
+    def __init__(self, socket: Any, kind: str, addr: str) -> None:
+        self.socket = socket
+        self.kind = kind
+        self.addr = addr
+
+    def __repr__(self) -> str:
+        return f"<SocketContext({self.kind}={self.addr!r})>"
+
+    def __enter__(self) -> Any:
+        return self.socket
+
+    def __exit__(self, *args: Any) -> None:
+        sock = self.socket
+        if sock.closed:
+            return
+        if self.kind == "bind":
+            sock.unbind(self.addr)
+        else:
+            sock.disconnect(self.addr)
 
 
 # What the receiving methods return: bytes here, a Future in ``zmq.asyncio`` (pyzmq types it
@@ -48,6 +125,20 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
     Generic in what its receiving methods return (``Socket[bytes]``), as pyzmq's."""
 
     _shadow = False
+    copy_threshold: int
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # As pyzmq: a public name that is neither an attribute nor an option is an error
+        # (``sock.lingr = 0``), not a new attribute.  (The hot paths set their state
+        # through ``self._core``, which shares the instance dictionary, not through here.)
+        if (
+            key[0] != "_"
+            and key not in self.PUBLIC_ATTRIBUTES
+            and key not in self.__dict__
+            and not hasattr(type(self), key)
+        ):
+            raise AttributeError(f"{type(self).__name__} has no such option: {key.upper()}")
+        object.__setattr__(self, key, value)
 
     def __new__(cls, *args: Any, shadow: Any = 0, **kwargs: Any):
         if shadow:
@@ -95,9 +186,23 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
             except Exception:
                 pass
 
+    _repr_cls = "purezmq.Socket"
+
     def __repr__(self) -> str:
+        # pyzmq's form: <zmq.Socket(zmq.PUSH) at 0x... closed>
+        cls = type(self)
+        name = cls.__dict__.get("_repr_cls") or f"{cls.__module__}.{cls.__name__}"
         closed = " closed" if self.closed else ""
-        return f"<purezmq.Socket({self.type_name}){closed} at {hex(id(self))}>"
+        return f"<{name}(zmq.{self.type_name}) at {hex(id(self))}{closed}>"
+
+    def __copy__(self) -> Socket:
+        """A shadow, as pyzmq's: another object over the same socket, which its collection
+        does not close."""
+        from_socket = getattr(type(self), "from_socket", None)  # an async socket's view
+        return from_socket(self) if from_socket is not None else _sync_view(self)
+
+    def __deepcopy__(self, memo: Any) -> Socket:
+        return self.__copy__()
 
     # -- options -------------------------------------------------------------------------
     def set(self, option: int, optval: Any) -> None:
@@ -192,13 +297,27 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
 
     # -- endpoints -------------------------------------------------------------------------
     # pyzmq takes endpoints as str or bytes (``sock.unbind(sock.last_endpoint)``).
-    def bind(self, addr: str) -> Socket:
-        super().bind(addr.decode() if isinstance(addr, bytes) else addr)
-        return self
+    def bind(self, addr: str) -> SocketContext:
+        """Bind to ``addr``; errors name it.  The result, used as a context manager
+        (``with sock.bind(addr):``), unbinds on exit (pyzmq 26+)."""
+        addr = addr.decode() if isinstance(addr, bytes) else addr
+        try:
+            super().bind(addr)
+        except ZMQError as e:
+            name_endpoint(e, addr)
+            raise
+        return SocketContext(self, "bind", self._last_endpoint or addr)
 
-    def connect(self, addr: str) -> Socket:
-        super().connect(addr.decode() if isinstance(addr, bytes) else addr)
-        return self
+    def connect(self, addr: str) -> SocketContext:
+        """Connect to ``addr``; errors name it.  The result, used as a context manager
+        (``with sock.connect(addr):``), disconnects on exit (pyzmq 26+)."""
+        addr = addr.decode() if isinstance(addr, bytes) else addr
+        try:
+            super().connect(addr)
+        except ZMQError as e:
+            name_endpoint(e, addr)
+            raise
+        return SocketContext(self, "connect", addr)
 
     def unbind(self, addr: str) -> None:
         super().unbind(addr.decode() if isinstance(addr, bytes) else addr)
@@ -257,12 +376,12 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         elif self._tx:
             msg = self._tx
             msg.append(data)
-            self._tx = []
+            self._core._tx = []
             try:
                 self.send_msg(msg, flags)
             except Again:
                 msg.pop()
-                self._tx = msg
+                self._core._tx = msg
                 raise
         else:
             self.send_msg(data if self.pattern.bare_send else [data], flags)
@@ -290,12 +409,16 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
             if len(parts) != 1:
                 raise ZMQError(C.EINVAL)
             return self.send(parts[0], flags, copy=copy, track=track)
-        parts = [p if p.__class__ is bytes else _as_bytes(p) for p in msg_parts]
+        try:
+            parts = [p if p.__class__ is bytes else _as_bytes(p) for p in msg_parts]
+        except TypeError:
+            _check_frames(msg_parts)
+            raise
         if not parts:
-            raise ZMQError(C.EINVAL)
+            raise IndexError("list index out of range")  # pyzmq's, for an empty message
         if self._tx:
             parts = self._tx + parts
-            self._tx = []
+            self._core._tx = []
         flags = int(flags)
         if flags & _SNDMORE:
             self._tx.extend(parts)
@@ -334,8 +457,8 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         if rx is not None:
             frame = rx.pop()
             if not rx:
-                self._rx = None
-                self._rcvmore = False
+                self._core._rx = None
+                self._core._rcvmore = False
             return frame
         if self._mailbox:
             self._process()
@@ -343,15 +466,17 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         if msg is None:
             msg = self.recv_item(int(flags))
         if msg.__class__ is bytes:
-            self._rcvmore = False
+            if self._rcvmore:  # (stored only when it changes: usually not at all)
+                self._core._rcvmore = False
             return msg
         if len(msg) == 1:
-            self._rcvmore = False
+            if self._rcvmore:  # (stored only when it changes: usually not at all)
+                self._core._rcvmore = False
             return msg[0]
         msg.reverse()
         frame = msg.pop()
-        self._rx = msg
-        self._rcvmore = True
+        self._core._rx = msg
+        self._core._rcvmore = True
         return frame
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
@@ -383,15 +508,17 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
             if msg is None:
                 msg = self._recv_wait(0)
             if msg.__class__ is bytes:  # a one-frame message, as pipes carry it
-                self._rcvmore = False
+                if self._rcvmore:  # (stored only when it changes: usually not at all)
+                    self._core._rcvmore = False
                 return msg
             if len(msg) == 1:
-                self._rcvmore = False
+                if self._rcvmore:  # (stored only when it changes: usually not at all)
+                    self._core._rcvmore = False
                 return msg[0]
             msg.reverse()
             frame = msg.pop()
-            self._rx = msg
-            self._rcvmore = True
+            self._core._rx = msg
+            self._core._rcvmore = True
             return frame
         frame = self._next_frame(flags)
         if copy:
@@ -412,8 +539,8 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         if rx is not None:
             rx.reverse()
             msg = rx
-            self._rx = None
-            self._rcvmore = False
+            self._core._rx = None
+            self._core._rcvmore = False
         else:
             msg = self.recv_msg(int(flags))
         if copy:
@@ -434,14 +561,7 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one frame into ``buffer`` (truncated to ``nbytes``); return its full size."""
-        view = memoryview(buffer).cast("B")
-        if view.readonly:
-            raise TypeError("buffer must be writable")
-        frame = self._next_frame(flags)
-        limit = nbytes or len(view)
-        n = min(limit, len(frame), len(view))
-        view[:n] = frame[:n]
-        return len(frame)
+        return _into(writable_view(buffer), nbytes, self._next_frame(flags))
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         return self._next_frame(flags).decode(encoding)
@@ -529,18 +649,19 @@ class _SyncView(Socket):
 
     __slots__ = ("_orig",)
     _shadow = True  # garbage-collecting the view must not close the socket
+    _repr_cls = "purezmq.Socket"
 
     @property
     def underlying(self) -> int:
         return self._orig.underlying
 
-    def bind(self, addr: str) -> _SyncView:
+    def bind(self, addr: str) -> SocketContext:
         self._orig.bind(addr)
-        return self
+        return SocketContext(self, "bind", self._last_endpoint)
 
-    def connect(self, addr: str) -> _SyncView:
+    def connect(self, addr: str) -> SocketContext:
         self._orig.connect(addr)
-        return self
+        return SocketContext(self, "connect", addr.decode() if isinstance(addr, bytes) else addr)
 
     def unbind(self, addr: str) -> None:
         self._orig.unbind(addr)
@@ -573,4 +694,4 @@ Context._socket_class = Socket
 # pyzmq: the blocking socket, receiving bytes
 SyncSocket = Socket[bytes]
 
-__all__ = ["Socket", "SyncSocket"]
+__all__ = ["Socket", "SocketContext", "SyncSocket"]

@@ -28,6 +28,12 @@ installed=$SECONDS
 # raw socket's peers open.  And PyPy frees objects only when its GC runs, so the test that
 # a dropped Context is collected at once cannot pass there.
 DESELECT=(
+  # pyzmq's CFFI Frame (its backend on PyPy) differs from its Cython one: a read-only
+  # buffer, == compares the bytes, a received frame's .more is False: these parity cases
+  # run against purezmq only there.
+  "tests/test_frame.py::test_frame_made_from_data[pyzmq]"
+  "tests/test_frame.py::test_frames_compare_by_identity[pyzmq]"
+  "tests/test_frame.py::test_frame_properties_and_copy[pyzmq]"
   tests/test_devices.py::test_proxy_terminated_context_like_pyzmq
   tests/test_devices.py::test_proxy_steerable_matches_libzmq
   "tests/test_security.py::test_plain_with_zap[pyzmq-serves]"

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import errno as _errno
 import select as _select
-import socket as _socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket as _socket_t
 
 #: Keyword arguments for ``@dataclass(...)`` that give the class ``__slots__`` where the
 #: interpreter supports it (``slots=`` is new in Python 3.10); on 3.9 the class keeps a
@@ -38,20 +40,39 @@ DATACLASS_SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10)
 
 WINDOWS = sys.platform.startswith("win")
 
-#: ``socket.AF_UNIX``, or None where the platform's Python has no Unix-domain sockets.
-AF_UNIX: int | None = getattr(_socket, "AF_UNIX", None)
-
 LINUX = sys.platform.startswith("linux")
 
-#: ``SO_BINDTODEVICE`` (Linux), also where the interpreter's socket module leaves it out
-#: (PyPy 3.9 has no constant, but its sockets take the option); None elsewhere.
-SO_BINDTODEVICE: int | None = getattr(_socket, "SO_BINDTODEVICE", 25 if LINUX else None)
+
+def _socket_module() -> Any:
+    # The socket module (and the selectors module it imports) loads with the first
+    # transport that needs it, not with ``import purezmq`` (tests/test_import_cost.py).
+    import socket
+
+    return socket
+
+
+def __getattr__(name: str) -> Any:
+    """The socket constants, computed when first asked for:
+
+    ``AF_UNIX``: ``socket.AF_UNIX``, or None where the platform's Python has no Unix-domain
+    sockets.  ``SO_BINDTODEVICE``: Linux's, also where the interpreter's socket module
+    leaves it out (PyPy 3.9 has no constant, but its sockets take the option); None
+    elsewhere."""
+    if name == "AF_UNIX":
+        value = getattr(_socket_module(), "AF_UNIX", None)
+    elif name == "SO_BINDTODEVICE":
+        value = getattr(_socket_module(), "SO_BINDTODEVICE", 25 if LINUX else None)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def if_nametoindex(name: str) -> int:
     """``socket.if_nametoindex``; on Linux without it (PyPy 3.9) the ``SIOCGIFINDEX``
     ioctl, which answers for the calling thread's network namespace.  OSError for an
     unknown interface, as the original."""
+    _socket = _socket_module()
     fn = getattr(_socket, "if_nametoindex", None)
     if fn is not None:
         return fn(name)
@@ -77,7 +98,7 @@ def if_nametoindex(name: str) -> int:
 def if_nameindex() -> list[tuple[int, str]]:
     """``socket.if_nameindex``; on Linux without it (PyPy 3.9) the names in
     ``/proc/self/net/dev`` (the calling thread's network namespace)."""
-    fn = getattr(_socket, "if_nameindex", None)
+    fn = getattr(_socket_module(), "if_nameindex", None)
     if fn is not None:
         return fn()
     out = []
@@ -185,10 +206,11 @@ def poll() -> Any:
     return p() if p is not None else SelectPoll()
 
 
-def reuse_listen_addr(sock: _socket.socket) -> None:
+def reuse_listen_addr(sock: _socket_t.socket) -> None:
     """Give a TCP listening socket, before ``bind``, the address-reuse rule libzmq uses:
     ``SO_EXCLUSIVEADDRUSE`` on Windows (no other socket may bind the port while we hold
     it), ``SO_REUSEADDR`` elsewhere (rebind while old connections sit in TIME_WAIT)."""
+    _socket = _socket_module()
     exclusive = getattr(_socket, "SO_EXCLUSIVEADDRUSE", None)
     if exclusive is not None:
         sock.setsockopt(_socket.SOL_SOCKET, exclusive, 1)

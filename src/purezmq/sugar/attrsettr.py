@@ -7,12 +7,12 @@ here for application classes that derive from pyzmq's mixin.
 from __future__ import annotations
 
 import errno
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from purezmq import constants
 
 T = TypeVar("T")
-OptValT = str | bytes | int
+OptValT = Union[str, bytes, int]  # a runtime alias: Union, for Python 3.9
 
 
 class AttributeSetter:

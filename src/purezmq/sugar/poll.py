@@ -15,7 +15,6 @@ from typing import Any
 from purezmq import _compat
 from purezmq import constants as C
 from purezmq.core.socket import SocketBase
-from purezmq.plumbing.signaler import Signaler
 from purezmq.plumbing.waiter import Waiter
 
 _PLAIN = {C.POLLIN: _compat.POLLIN, C.POLLOUT: _compat.POLLOUT, C.POLLERR: _compat.POLLERR}
@@ -122,6 +121,8 @@ class Poller:
                 s.remove_waiter(w.wake)
 
     def _poll_mixed(self, zsocks: list, raw: list, deadline: float | None) -> list:
+        from purezmq.plumbing.signaler import Signaler  # loads socket: not at import
+
         waker = Signaler()  # a socket pair: selectable on every platform, unlike a pipe
         wfd = waker.fileno()
         p = self._fd_poller()  # select.poll, its select.select stand-in, or gevent's

@@ -15,6 +15,8 @@ CORE=(
   tests/test_patterns.py tests/test_security.py tests/test_shadow.py tests/test_monitor.py
   tests/zmtp/test_handshake.py tests/zmtp/test_encoder.py tests/zmtp/test_fail_closed.py
   tests/test_z85.py tests/test_subscriptions.py tests/test_constants.py tests/test_api_names.py
+  tests/test_modules.py tests/test_import_cost.py tests/test_versions.py tests/test_generics.py
+  tests/test_frame.py tests/test_object_model.py tests/zmtp/test_sodium_box.py
 )
 ASYNCIO_SLICE="req_rep or pub_sub or dealer_router or cancelled_recv or poller or io_on_loop"
 # Real applications with `import zmq` = purezmq in every process (tests/apps: Jupyter,

@@ -389,7 +389,11 @@ class CurveMechanism(Mechanism):
         self._cn_secret = b""  # only the precomputed key is needed from here on
         self.ready = True
         self.encrypts = True
-        self._box = Box(self._precom)  # type: ignore[arg-type]
+        self._box = Box(
+            self._precom,  # type: ignore[arg-type]
+            send_prefix=self._send_prefix,
+            recv_prefix=self._recv_prefix,
+        )
 
     # -- traffic -----------------------------------------------------------------------
     def encrypt(self, flags: int, body: bytes) -> bytes:
@@ -399,6 +403,26 @@ class CurveMechanism(Mechanism):
             raise ZmtpError("CURVE: encrypt before the handshake completed", kind="protocol")
         short = self._next_nonce()
         return short + box.seal(_TO_WIRE_BYTE[flags & 7], body, self._send_prefix + short)
+
+    def seal_messages(self, msgs, out: list) -> int:
+        """Box a batch of data messages into MESSAGE frames (one pass, see
+        :meth:`Box.seal_messages`)."""
+        box = self._box
+        if box is None:
+            raise ZmtpError("CURVE: encrypt before the handshake completed", kind="protocol")
+        total, self._nonce = box.seal_messages(msgs, out, self._nonce)
+        return total
+
+    def open_messages(self, buf: bytes, pos: int, events: list, cur: list):
+        box = self._box
+        if box is None:
+            return pos, cur, None
+        pos, cur, self._peer_nonce, opened = box.open_messages(
+            buf, pos, events, cur, self._peer_nonce
+        )
+        if opened is not None:
+            opened = (_FROM_WIRE[opened[0]], opened[1])
+        return pos, cur, opened
 
     def decrypt(self, data: bytes) -> tuple[int, bytes]:
         """Open one MESSAGE command's data; refuse replays and tampering."""

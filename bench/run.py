@@ -195,6 +195,8 @@ def _endpoint(transport: str) -> str:
     global _ipc_seq
     if transport == "tcp":
         return "tcp://127.0.0.1:*"
+    if transport == "ws":
+        return "ws://127.0.0.1:*/bench"
     if transport == "ipc":
         _ipc_seq += 1
         return f"ipc:///tmp/purezmq-bench-{os.getpid()}-{_ipc_seq}.ipc"
@@ -435,6 +437,11 @@ def make_rows(cfg: dict) -> list[Row]:
                     {"transport": "ipc", "size": 64, "count": 1_500_000}))
     rows.append(Row("inproc-64", "PUSH/PULL inproc 64 B", "thr", "msgs/s (MB/s)", "higher",
                     {"transport": "inproc", "size": 64, "count": 1_500_000}))
+    # ws:// (ZWS 2.0): pyzmq's wheels are built without it, so purezmq alone ("-").
+    for size, count, label, sid in ((64, 300_000, "64 B", "64"), (KiB, 200_000, "1 KiB", "1k")):
+        rows.append(Row(f"ws-{sid}", f"PUSH/PULL ws {label}", "thr", "msgs/s (MB/s)", "higher",
+                        {"transport": "ws", "size": size, "count": count,
+                         "libs": ("purezmq",)}))
     rows.append(Row("lat-tcp-1", "REQ/REP tcp round trip 1 B", "lat", "us", "lower",
                     {"transport": "tcp", "size": 1, "count": 20_000}))
     rows.append(Row("lat-tcp-1-same", "REQ/REP tcp round trip 1 B, both on one CPU", "lat",
@@ -708,7 +715,8 @@ trips; handshakes: not measured), summed over the processes: what the spinning, 
 batching and the I/O threads cost, beside the speed they buy.
 
 More side-by-side results: `bench/RESULTS_asyncio.md` (`python bench/bench_asyncio.py`:
-purezmq.asyncio vs zmq.asyncio, both of purezmq's modes, default loop and uvloop).
+purezmq.asyncio vs zmq.asyncio, both of purezmq's modes, default loop and uvloop). The ws
+rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
 
 ## How it is measured
 
@@ -755,9 +763,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
     ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
-                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, lat, alat, fanout, "
-                    "proxy, subs, router, curve, hs, serve, import; an exact id selects only that "
-                    "row, any other word every row whose id contains it)")
+                    "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, ws-64, ws-1k, lat, "
+                    "alat, fanout, proxy, subs, router, curve, hs, serve, import; an exact id "
+                    "selects only that row, any other word every row whose id contains it)")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
     ap.add_argument("--peers", type=int, default=0,
                     help="DEALER peers for the memory row (default 10,000; --quick: 1,000)")
@@ -819,6 +827,8 @@ def main(argv=None) -> int:
         for i in range(cfg["runs"]):
             order = LIBS if i % 2 == 0 else LIBS[::-1]
             for lib in order:
+                if lib not in row.params.get("libs", LIBS):
+                    continue  # e.g. ws: pyzmq has no such transport
                 quiet()
                 snap = _cpu_snapshot()
                 try:

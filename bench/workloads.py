@@ -282,7 +282,9 @@ def dealer_swarm(conn, lib: str, endpoint: str, n: int) -> None:
 def lib_info(conn, lib: str) -> None:
     """Versions of a library, for the report."""
     zmq = load(lib)
-    info = {"version": getattr(zmq, "__version__", "?"), "file": getattr(zmq, "__file__", "")}
+    # purezmq's zmq.__version__ is the pyzmq API level; report its own version
+    version = getattr(zmq, "__purezmq_version__", None) or getattr(zmq, "__version__", "?")
+    info = {"version": version, "file": getattr(zmq, "__file__", "")}
     try:
         info["zmq_version"] = zmq.zmq_version()
     except Exception:

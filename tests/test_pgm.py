@@ -947,3 +947,75 @@ def test_libzmq_also_refuses_non_multicast(pair_lab, libzmq):
     peer.socket("SUB")
     answer = peer.call("connect", endpoint=f"epgm://{pair_lab.addr_a};127.0.0.1:5555")
     assert answer.get("error") == zmq.EINVAL
+
+
+# =====================================================================================
+# Sharing one group:port with libzmq on one host (namespace a holds both)
+# =====================================================================================
+@needs_netns
+@pytest.mark.parametrize(
+    ("transport", "kind", "first"),
+    [("epgm", "SUB", "libzmq"), ("epgm", "PUB", "purezmq"), ("pgm", "SUB", "purezmq"),
+     ("pgm", "PUB", "libzmq")],
+)
+def test_sharing_a_group_and_port_with_libzmq(ctx, pair_lab, libzmq, transport, kind, first):
+    """A libzmq (OpenPGM) socket and a purezmq one on the same host, group and port, in either
+    order: both open (purezmq used to fail with EADDRINUSE on epgm) and both work, with a
+    purezmq peer of the other kind across the veth pair."""
+    theirs, ours = _interop_endpoints(pair_lab, transport)
+    mine = ours.replace(pair_lab.veth_b, pair_lab.veth_a)  # same group:port, namespace a
+    peer = libzmq(pair_lab.a)
+    peer.socket(kind, RATE=10000)
+
+    def open_ours():
+        with netns.inside(pair_lab.a):
+            s = ctx.socket(getattr(zmq, kind))
+            s.setsockopt(zmq.RATE, 10000)
+            if kind == "SUB":
+                s.setsockopt(zmq.SUBSCRIBE, b"")
+                s.rcvtimeo = TIMEO
+            s.connect(mine)
+        return s
+
+    if first == "libzmq":
+        peer.connect(theirs)
+        local = open_ours()
+    else:
+        local = open_ours()
+        peer.connect(theirs)
+    if kind == "SUB":
+        peer.subscribe(b"")
+    with netns.inside(pair_lab.b):
+        other = ctx.socket(zmq.PUB if kind == "SUB" else zmq.SUB)
+        other.setsockopt(zmq.RATE, 10000)
+        if kind == "PUB":
+            other.setsockopt(zmq.SUBSCRIBE, b"")
+            other.rcvtimeo = TIMEO
+        other.connect(ours)
+    time.sleep(0.3)
+    if kind == "SUB":  # one publisher across the veth, two subscribers here
+        for _ in range(50):  # until both joined the stream
+            other.send(b"warmup")
+            if local.poll(100) and peer.recv(timeout=100) is not None:
+                break
+        while local.poll(200):
+            local.recv()
+        while peer.recv(timeout=200) is not None:
+            pass
+        sent = [b"m%d" % i for i in range(5)]
+        for m in sent:
+            other.send(m)
+            time.sleep(0.01)
+        assert [local.recv() for _ in sent] == sent
+        assert [peer.recv(timeout=TIMEO) for _ in sent] == [[m] for m in sent]
+    else:  # two publishers here, one subscriber across the veth hears both
+        heard = set()
+        end = time.monotonic() + 10
+        while heard != {b"libzmq", b"purezmq"} and time.monotonic() < end:
+            local.send(b"purezmq")
+            peer.send([b"libzmq"])
+            while other.poll(50):
+                heard.add(other.recv())
+        assert heard == {b"libzmq", b"purezmq"}
+    local.close(0)
+    other.close(0)

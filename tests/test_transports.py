@@ -758,7 +758,7 @@ UNKNOWN_ENDPOINTS = [
     ("disconnect", "not an endpoint"),  # EINVAL, before the lookup
     ("unbind", "tcp//127.0.0.1:1"),
     ("unbind", "foo://bar"),  # EPROTONOSUPPORT
-    ("disconnect", "ws://127.0.0.1:1"),
+    # (ws:// is no longer unknown to purezmq, while pyzmq's wheels lack it: test_ws.py)
 ]
 
 
@@ -789,9 +789,9 @@ MALFORMED = [
     "inproc://",
     "foo://bar",
     "TCP://127.0.0.1:5555",
-    "ws://127.0.0.1:5555",
     "norm://x",
     "vmci://1:2",
+    # (ws:// and wss://, which purezmq has and pyzmq's wheels lack: test_ws.py)
 ]
 
 

@@ -31,7 +31,7 @@ def _cli_modules() -> set[str]:
     """Modules whose job is to talk to a terminal: ``__main__`` and its subcommand modules."""
     from purezmq.__main__ import EXTENSION_MODULES
 
-    mods = {"__main__.py"}
+    mods = {"__main__.py", "log/__main__.py", "curve_keygen.py"}  # and pyzmq's `python -m`s
     for name in EXTENSION_MODULES:
         rel = name.split(".", 1)[1].replace(".", "/") if "." in name else name
         mods.add(rel + ".py")

@@ -7,6 +7,7 @@ pyzmq, JeroMQ and NetMQ peers.
 from __future__ import annotations
 
 from purezmq import constants, utils
+from purezmq._version import __version__ as __purezmq_version__
 from purezmq.constants import *  # noqa: F403
 from purezmq.core.context import Context
 from purezmq.error import (
@@ -22,18 +23,23 @@ from purezmq.error import (
     strerror,
     zmq_errno,
 )
+from purezmq.sugar.context import SyncContext  # Context[SyncSocket], as pyzmq's
 from purezmq.sugar.frame import Frame, Message, MessageTracker
 from purezmq.sugar.poll import Poller, select, zmq_poll
-from purezmq.sugar.socket import Socket
+from purezmq.sugar.socket import Socket, SyncSocket  # SyncSocket: Socket[bytes]
 from purezmq.sugar.stopwatch import Stopwatch
+from purezmq.sugar.tracker import _FINISHED_TRACKER
+from purezmq.sugar.version import (
+    __revision__,
+    __version__,
+    pyzmq_version,
+    pyzmq_version_info,
+    zmq_version,
+    zmq_version_info,
+)
 
-# pyzmq's names for the classes its ``zmq.asyncio`` classes derive from
-SyncContext = Context
-SyncSocket = Socket
-backend = None  # purezmq has one backend: itself
-
-__version__ = "0.1.0"
-VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 4, 3, 5
+# libzmq's version macros (ZMQ_VERSION_MAJOR...), as pyzmq's constants once had them
+VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = zmq_version_info()
 COPY_THRESHOLD = 65536
 # The draft socket types (SERVER, CLIENT, RADIO, DISH, GATHER, SCATTER, PEER, CHANNEL),
 # join/leave and send's routing_id/group are native here, not a libzmq build option; see
@@ -43,26 +49,9 @@ PYZMQ_DRAFT_API = True
 IPC_PATH_MAX_LEN = 107
 
 
-def zmq_version_info() -> tuple[int, int, int]:
-    """The libzmq version whose behaviour and wire protocol purezmq follows."""
-    return (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
-
-
-def zmq_version() -> str:
-    return ".".join(str(n) for n in zmq_version_info())
-
-
-def pyzmq_version_info() -> tuple[int, int, int]:
-    """The pyzmq API level purezmq mirrors."""
-    return (27, 0, 0)
-
-
-def pyzmq_version() -> str:
-    return __version__
-
-
 def purezmq_version() -> str:
-    return __version__
+    """purezmq's own version (``zmq.__version__`` is the pyzmq API level it implements)."""
+    return __purezmq_version__
 
 
 def has(capability: str) -> bool:
@@ -74,6 +63,12 @@ def has(capability: str) -> bool:
     if capability == "curve":
         try:
             import nacl  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    if capability in ("ws", "wss", "WS", "WSS"):  # (libzmq answers only "WS" / "WSS")
+        try:
+            import wsproto  # noqa: F401
         except ImportError:
             return False
         return True
@@ -157,5 +152,27 @@ __all__ = [  # noqa: F405
     "DraftFDWarning",
     "zmq_version",
     "zmq_version_info",
+    "__version__",
+    "__revision__",
+    "COPY_THRESHOLD",
+    "DRAFT_API",
+    "IPC_PATH_MAX_LEN",
+    "PYZMQ_DRAFT_API",
+    "_FINISHED_TRACKER",
+    "get_includes",
     *constants.__all__,
 ]
+
+
+def __getattr__(name: str):
+    # pyzmq's zmq.backend is its compiled core; purezmq's (a module naming the same parts)
+    # is loaded on first use.
+    if name == "backend":
+        import purezmq.backend
+
+        return purezmq.backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "backend"})

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="purezmq: ZeroMQ in pure Python (pyzmq's API, libzmq's ZMTP wire protocol).",
     )
     parser.add_argument("-V", "--version", action="version",
-                        version=f"{PROG} {zmq.__version__}")
+                        version=f"{PROG} {zmq.purezmq_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in SUBCOMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help)
@@ -188,10 +188,10 @@ def _setup_version(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_version(args: argparse.Namespace) -> int:
-    _out(f"purezmq {zmq.__version__}")
+    _out(f"purezmq {zmq.purezmq_version()}")
     _out(f"libzmq {zmq.zmq_version()} (the behaviour purezmq follows; no libzmq is loaded)")
     _out("ZMTP 3.1 wire protocol (talks to ZMTP 3.0/3.1 peers: libzmq, pyzmq, JeroMQ, NetMQ)")
-    _out("pyzmq API {}.{}.{}".format(*zmq.pyzmq_version_info()))
+    _out(f"pyzmq API {zmq.pyzmq_version()} (what zmq.__version__ reports)")
     _out(f"Python {platform.python_version()} ({platform.python_implementation()})")
     if zmq.has("curve"):
         try:
@@ -788,7 +788,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     ]
     if args.workers < 1:
         raise UsageError("--workers: need at least 1 worker")
-    _out(f"purezmq {zmq.__version__} demo: ZeroMQ patterns over TCP on 127.0.0.1 "
+    _out(f"purezmq {zmq.purezmq_version()} demo: ZeroMQ patterns over TCP on 127.0.0.1 "
          f"(processes started with {args.start_method!r})")
     t_all = time.perf_counter()
     for i, (title, step) in enumerate(steps, 1):

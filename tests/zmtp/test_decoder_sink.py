@@ -17,6 +17,7 @@ from .helpers import messages, raw_frame, raw_message, traffic_conn
 pytestmark = pytest.mark.timeout(120)
 
 SINK_MIN, SINK_MAX = 2_000, 9_000  # small, so that examples stay quick
+SINK_FIRST = 700  # a sink starts this small and doubles as the frame's bytes arrive
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def small_sinks(monkeypatch):
     monkeypatch.setattr(zconn, "_SINK_MIN", SINK_MIN)
     monkeypatch.setattr(zconn, "_SINK_MAX", SINK_MAX)
     monkeypatch.setattr(zconn, "_SPARE_SINK_MAX", SINK_MAX)
+    monkeypatch.setattr(zconn, "_SINK_FIRST", SINK_FIRST)
     monkeypatch.setattr(zconn, "_sinks", [])
 
 
@@ -87,16 +89,58 @@ def test_frames_past_the_sink_limit_are_gathered_without_one(small_sinks):
     assert messages(conn.receive_data(frame[50:], 0.0)) == [[body]]
 
 
-def test_a_one_mebibyte_frame_read_into_the_sink():
+def test_a_one_mebibyte_frame_read_into_the_sink(monkeypatch):
+    monkeypatch.setattr(zconn, "_sinks", [])
     conn = traffic_conn()
     body = _body(1 << 20, 4)
     wire = raw_frame(body) + raw_frame(b"next")
     assert messages(conn.receive_data(wire[:70_000], 0.0)) == []
-    sink = conn.sink
-    assert sink is not None and len(sink) == (1 << 20) + 9 - 70_000
-    sink[:] = wire[70_000 : 70_000 + len(sink)]
-    assert messages(conn.sink_filled(len(sink), 0.0)) == [[body]]
+    pos = 70_000
+    got = []
+    while conn.sink is not None:
+        sink = conn.sink
+        assert len(sink) > 0
+        sink[:] = wire[pos : pos + len(sink)]
+        pos += len(sink)
+        got += messages(conn.sink_filled(len(sink), 0.0))
+    assert got == [[body]] and pos == len(wire) - 6
     assert messages(conn.receive_data(wire[-6:], 0.0)) == [[b"next"]]
+
+
+@pytest.mark.parametrize("announced", [SINK_MIN, 5_000, SINK_MAX])
+def test_a_sink_grows_with_the_bytes_received_not_the_announced_size(small_sinks, announced):
+    conn = traffic_conn()
+    frame = raw_frame(_body(announced, 7))
+    conn.receive_data(frame[:12], 0.0)  # the header and 3 bytes of body
+    assert 0 < conn.held_bytes <= SINK_FIRST
+    fed = 12
+    while fed < len(frame) - 1:
+        step = min(300, len(frame) - 1 - fed)
+        conn.receive_data(frame[fed : fed + step], 0.0)
+        fed += step
+        assert conn.held_bytes <= max(SINK_FIRST, 2 * fed), (fed, conn.held_bytes)
+    assert messages(conn.receive_data(frame[fed:], 0.0)) == [[_body(announced, 7)]]
+
+
+def test_a_spare_sink_is_used_before_any_new_memory(small_sinks):
+    spare = bytearray(3_000)
+    zconn._sinks.append(spare)
+    conn = traffic_conn()
+    conn.receive_data(raw_frame(_body(8_000, 8))[:40], 0.0)
+    assert conn.sink is not None and conn.sink.obj is spare and not zconn._sinks
+
+
+def test_closing_drops_what_a_partial_frame_held(small_sinks):
+    conn = traffic_conn()
+    conn.receive_data(raw_frame(_body(8_000, 9))[:4_000], 0.0)
+    assert conn.sink is not None
+    conn.close()
+    assert conn.sink is None and conn.held_bytes == 0
+    big = traffic_conn()
+    big.receive_data(raw_frame(_body(20_000, 9))[:4_000], 0.0)  # past SINK_MAX: in parts
+    assert 3_900 <= big.held_bytes < 5_000
+    big.close()
+    assert big.sink is None and big.held_bytes == 0
 
 
 def test_an_oversized_frame_fails_at_its_header_before_any_sink(small_sinks):

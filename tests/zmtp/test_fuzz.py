@@ -333,3 +333,102 @@ def test_metadata_decoder_only_raises_zmtp_error(data):
     except ZmtpError:
         return
     assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in props.items())
+
+
+# -- issue 18: attacks by announcement, repeated metadata, command floods ------------------------
+from purezmq.zmtp import connection as _zconn  # noqa: E402
+from purezmq.zmtp.sockettypes import COMPATIBLE  # noqa: E402
+
+announced_frames = st.lists(
+    st.tuples(
+        st.sampled_from([0x00, 0x01, 0x02, 0x03]),  # (LONG or not, MORE or not)
+        st.one_of(
+            st.integers(0, 255),
+            st.integers(1 << 10, 1 << 18),
+            st.integers(1 << 18, 1 << 26),  # the sink's range
+            st.integers(1 << 26, (1 << 64) - 1),
+        ),
+        st.integers(0, 3_000),  # bytes of the body actually sent
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@FUZZ
+@given(frames=announced_frames, sizes=chunkings, maxmsgsize=st.sampled_from([-1, 1 << 20]))
+def test_memory_follows_bytes_received_never_announced_sizes(frames, sizes, maxmsgsize):
+    """Whatever sizes the headers announce, what the decoder holds stays within twice what
+    arrived plus the sink's first allocation (a header costs no more than its 9 bytes)."""
+    conn = traffic_conn("PULL", "PUSH", maxmsgsize=maxmsgsize)
+    wire = b""
+    for flags, size, sent in frames:
+        if not flags & 0x02:
+            size = min(size, 255)
+        header = (
+            bytes((flags, size)) if not flags & 0x02 else bytes((flags,)) + struct.pack(">Q", size)
+        )
+        wire += header + bytes(min(sent, size))
+    fed = 0
+    try:
+        for piece in chunks(wire, sizes):
+            conn.receive_data(piece, 0.0)
+            fed += len(piece)
+            assert conn.held_bytes <= 2 * fed + _zconn._SINK_FIRST, (fed, conn.held_bytes)
+    except ZmtpError as e:
+        assert e.kind == "protocol"
+    conn.close()
+    assert conn.held_bytes == 0
+
+
+@FUZZ
+@given(
+    ours=st.sampled_from(sorted(COMPATIBLE)),
+    props=st.lists(
+        st.tuples(
+            st.sampled_from([b"Socket-Type", b"socket-type", b"SOCKET-TYPE", b"Identity", b"X"]),
+            st.one_of(st.sampled_from([t.encode() for t in COMPATIBLE]), st.binary(max_size=8)),
+        ),
+        max_size=5,
+    ),
+)
+def test_a_ready_passes_only_if_every_socket_type_in_it_fits(ours, props):
+    body = b"".join(bytes((len(n),)) + n + struct.pack(">I", len(v)) + v for n, v in props)
+    conn = null_conn(ours, as_server=True)
+    try:
+        conn.receive_data(raw_greeting() + raw_command(b"READY", body), 0.0)
+    except ZmtpError:
+        accepted = False
+    else:
+        accepted = conn.ready
+    types = [v for n, v in props if n.lower() == b"socket-type"]
+    assert accepted == (bool(types) and all(t.decode("latin-1") in COMPATIBLE[ours]
+                                            for t in types))
+
+
+traffic_commands = st.lists(
+    st.builds(
+        lambda name, data: raw_command(name, data),
+        st.sampled_from([b"PING", b"PONG", b"SUBSCRIBE", b"CANCEL", b"JOIN", b"LEAVE",
+                         b"READY", b"HELLO", b"X"]),
+        st.binary(max_size=40),
+    ),
+    max_size=200,
+)
+
+
+@FUZZ
+@given(ours=st.sampled_from(["PULL", "PUB", "XPUB", "DEALER"]), commands=traffic_commands,
+       sizes=chunkings)
+def test_command_floods_get_at_most_one_answer(ours, commands, sizes):
+    """Any sequence of commands in traffic: only ZmtpError, and whatever the count of PINGs,
+    the answer queued for a peer that reads nothing is one PONG at most (no amplification)."""
+    peer = {"PULL": "PUSH", "PUB": "SUB", "XPUB": "SUB", "DEALER": "ROUTER"}[ours]
+    conn = traffic_conn(ours, peer)
+    try:
+        for piece in chunks(b"".join(commands), sizes):
+            conn.receive_data(piece, 0.0)
+    except ZmtpError as e:
+        assert e.kind in ("protocol", "closed")
+        return
+    assert len(conn.data_to_send()) <= 2 + 5 + 16  # one PONG: header, name, context

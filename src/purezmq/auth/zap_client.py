@@ -12,7 +12,8 @@ is still there) through :meth:`StreamEngine.zap_reply`.
 * A new handler (an authenticator stopped and started again): the DEALER is made anew and
   connected to it, and requests still unanswered are asked again.
 * A malformed reply fails the handshake it names with ``HANDSHAKE_FAILED_PROTOCOL`` and
-  libzmq's ``PROTOCOL_ERROR_ZAP_*`` value; one naming no pending request is dropped.
+  libzmq's ``PROTOCOL_ERROR_ZAP_*`` value; one naming no pending request (a wrong request
+  id) fails the oldest waiting handshake at once (``PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID``).
 * The reply's User-Id and metadata become properties of every message from that peer
   (``frame.get("User-Id")``), User-Id first, as libzmq's ``set_user_id`` does.
 """
@@ -119,10 +120,30 @@ class ZapClient:
                 return
             self._reply([bytes(f) for f in msg])
 
+    def _oldest_pending(self):
+        """Take the oldest request still waiting (of an engine still open), or None."""
+        for rid in list(self.pending):
+            engine, _frames = self.pending.pop(rid)
+            if not engine.closed:
+                return engine
+        return None
+
     def _reply(self, msg: list[bytes]) -> None:
         entry = self.pending.pop(msg[2], None) if len(msg) >= 3 else None
         if entry is None:
-            log.warning("purezmq: ZAP reply for no pending request ignored")
+            # libzmq gives each handshake its own ZAP pipe, so a reply with a wrong request
+            # id fails that handshake at once.  Ours share one: the reply is taken as the
+            # answer to the oldest request still waiting (a handler answers in order), which
+            # fails now rather than at HANDSHAKE_IVL.
+            engine = self._oldest_pending()
+            if engine is None:
+                log.warning("purezmq: ZAP reply for no pending request ignored")
+                return
+            if len(msg) == 7:
+                error = _protocol("bad request id", C.PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID)
+            else:
+                error = _protocol("malformed reply", C.PROTOCOL_ERROR_ZAP_MALFORMED_REPLY)
+            engine.zap_failed(error)
             return
         engine = entry[0]
         if len(msg) != 7 or msg[0] != b"":

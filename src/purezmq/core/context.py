@@ -12,13 +12,15 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from warnings import warn
 
 from purezmq import constants as C
 from purezmq.core import addresses
 from purezmq.error import ZMQError
-from purezmq.io.reactor import Reactor
+
+if TYPE_CHECKING:
+    from purezmq.io.reactor import Reactor
 
 _exiting = False  # no "Unclosed context" warnings at interpreter exit (as pyzmq)
 
@@ -29,8 +31,15 @@ def _notice_atexit() -> None:
     _exiting = True
 
 
-class Context:
-    """pyzmq's ``zmq.Context``: thread-safe, several per process."""
+# The socket class a context makes, so that ``zmq.Context[Any]`` and ``Context[Socket]``
+# work at run time as in pyzmq (``zmq.asyncio.Context`` is a plain subclass).
+_SocketType = TypeVar("_SocketType", covariant=True)
+
+
+class Context(Generic[_SocketType]):
+    """pyzmq's ``zmq.Context``: thread-safe, several per process.
+
+    Generic in the socket class it makes (``Context[Socket[bytes]]``), as pyzmq's."""
 
     _instance: Any = None
     _instance_lock = threading.Lock()
@@ -98,6 +107,9 @@ class Context:
             with self._lock:
                 reactor = self._reactor
                 if reactor is None:
+                    # loaded with the first reactor, not at ``import purezmq`` (import time)
+                    from purezmq.io.reactor import Reactor
+
                     reactor = Reactor()
                     object.__setattr__(self, "_reactor", reactor)
         return reactor

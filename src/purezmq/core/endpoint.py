@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from purezmq import constants as C
 from purezmq.error import ZMQError
 
-TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "udp")
-KNOWN_BUT_UNSUPPORTED = ("norm", "vmci", "tipc", "ws", "wss")
+TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "udp", "ws", "wss")
+KNOWN_BUT_UNSUPPORTED = ("norm", "vmci", "tipc")
 IPC_PATH_MAX_LEN = 107
 
 
@@ -27,6 +27,7 @@ class Endpoint:
     source: tuple[str, int] | None = None
     scope_id: int = 0  # tcp bind: the zone of an IPv6 address (``[fe80::1%eth0]``)
     tmpdir: str = ""  # ipc://*: the directory made for the socket, removed with it
+    path: str = ""  # ws, wss: the HTTP resource (``/`` when the endpoint names none)
 
     def __str__(self) -> str:
         return f"{self.transport}://{self.address}"
@@ -225,6 +226,15 @@ def parse(endpoint: str, *, bind: bool, ipv6: bool = False) -> Endpoint:
 
         pgm = parse_address(transport, address)
         return Endpoint(transport, address, pgm.group, pgm.port, pgm.family)
+    if transport in ("ws", "wss"):  # host:port as tcp, then the path (transports/ws.py)
+        hostport, slash, path = address.partition("/")
+        if not hostport:
+            raise ZMQError(C.EINVAL)
+        ep = parse_tcp(hostport, bind=bind, ipv6=ipv6)
+        ep.transport = transport
+        ep.address = address
+        ep.path = slash + path if slash else "/"
+        return ep
     if transport == "udp":  # resolved by purezmq.transports.udp, which knows the socket type
         return Endpoint("udp", address)
     return Endpoint("inproc", address)

@@ -26,10 +26,8 @@ from collections.abc import Callable
 
 from purezmq import constants as C
 from purezmq.core import addresses
-from purezmq.core import endpoint as endpoints
 from purezmq.core.options import READ_ONLY, WRITE_ONLY, Options, check_value
 from purezmq.error import Again, ContextTerminated, ZMQError
-from purezmq.io.host import get_host
 from purezmq.patterns import draft as _draft  # noqa: F401 (adds the draft types to PATTERNS)
 from purezmq.patterns.strategies import ReadyQueue
 from purezmq.patterns.types import PATTERNS
@@ -42,6 +40,19 @@ _DONTWAIT = int(C.DONTWAIT)
 _POLLIN = int(C.POLLIN)
 _POLLOUT = int(C.POLLOUT)
 _EVENT = struct.Struct("<HI")
+
+
+_get_host: Callable | None = None
+
+
+def _load_get_host() -> Callable:
+    """io.host's ``get_host``, imported at the first blocking receive rather than at
+    ``import purezmq`` (import time), then kept in ``_get_host`` (no import per call)."""
+    global _get_host
+    from purezmq.io.host import get_host
+
+    _get_host = get_host
+    return get_host
 
 
 class SocketBase:
@@ -242,6 +253,8 @@ class SocketBase:
         self._check_open()
         if self._mailbox:
             self._process()
+        from purezmq.core import endpoint as endpoints  # (loaded on first use: import time)
+
         ep = endpoints.parse(addr, bind=True, ipv6=bool(self.options.get(C.IPV6)))
         if ep.transport in ("pgm", "epgm"):  # as libzmq: bind is connect for multicast
             from purezmq.transports import pgm
@@ -260,7 +273,10 @@ class SocketBase:
             self._last_endpoint = addr
             self._endpoints.setdefault(addr, []).append(("inproc", ep.address))
             return
-        from purezmq.transports.stream import Listener
+        if ep.transport in ("ws", "wss"):
+            from purezmq.transports.ws import WsListener as Listener
+        else:
+            from purezmq.transports.stream import Listener
 
         listener = Listener(self, ep)
         self._last_endpoint = listener.endpoint
@@ -275,6 +291,8 @@ class SocketBase:
         self._check_open()
         if self._mailbox:
             self._process()
+        from purezmq.core import endpoint as endpoints  # (loaded on first use: import time)
+
         ep = endpoints.parse(addr, bind=False, ipv6=bool(self.options.get(C.IPV6)))
         if ep.transport in ("pgm", "epgm"):
             from purezmq.transports import pgm
@@ -294,7 +312,10 @@ class SocketBase:
             self._endpoints.setdefault(addr, []).append(peer)
             self._last_endpoint = addr
             return
-        from purezmq.transports.stream import Session
+        if ep.transport in ("ws", "wss"):
+            from purezmq.transports.ws import WsSession as Session
+        else:
+            from purezmq.transports.stream import Session
 
         peer = None
         if self.pattern.attach_early and not self.options.get(C.IMMEDIATE):
@@ -317,6 +338,8 @@ class SocketBase:
         self._check_open()
         if self._mailbox:
             self._process()
+        from purezmq.core import endpoint as endpoints  # (loaded on first use: import time)
+
         transport, address = endpoints.split(addr)  # EINVAL, EPROTONOSUPPORT first (libzmq)
         if addr not in self._endpoints and transport == "tcp":
             addr = self._resolve_tcp_key(addr, address)
@@ -449,6 +472,7 @@ class SocketBase:
         deadline = None if timeo < 0 else time.monotonic() + timeo / 1000.0
         w = self._waiter
         wake = w.wake
+        get_host = _get_host or _load_get_host() if host else None
         hosting = get_host(self) if host else None
         if hosting is not None:
             # Both wake-ups before the first attempt: nothing delivered after it is missed.

@@ -28,7 +28,7 @@ from purezmq.security import peer_properties
 from purezmq.zmtp.connection import ZmtpConnection
 from purezmq.zmtp.errors import ZmtpError
 from purezmq.zmtp.events import GroupMembership, HandshakeSucceeded, Subscription, ZapRequested
-from purezmq.zmtp.metadata import get_property
+from purezmq.zmtp.metadata import get_all
 
 if TYPE_CHECKING:
     from purezmq.core.socket import SocketBase
@@ -99,11 +99,19 @@ class StreamEngine:
         self._host_timer = None
         self._last_hosted = 0.0
         self._pause_timer = None  # see _pause_check
-        opts = owner.options
-        now = reactor.time()
-        self.conn = ZmtpConnection(
-            owner.type_name,
-            owner.make_mechanism(),
+        self.conn = self._make_connection(reactor.time())
+        owner._io_objects.add(self)
+        reactor.add_reader(self.fd, self._on_readable)
+        self._send_raw(self.conn.data_to_send())
+        self._schedule_timer()
+
+    def _make_connection(self, now: float) -> ZmtpConnection:
+        """The protocol state machine this engine drives, from the socket's options (the
+        ws transport wraps it in its own: transports/ws.py)."""
+        opts = self.owner.options
+        return ZmtpConnection(
+            self.owner.type_name,
+            self.owner.make_mechanism(),
             identity=opts.get(C.ROUTING_ID) or b"",
             maxmsgsize=opts.get(C.MAXMSGSIZE),
             heartbeat_ivl=opts.get(C.HEARTBEAT_IVL) / 1000.0,
@@ -116,10 +124,6 @@ class StreamEngine:
             handshake_ivl=opts.get(C.HANDSHAKE_IVL) / 1000.0,
             now=now,
         )
-        owner._io_objects.add(self)
-        reactor.add_reader(self.fd, self._on_readable)
-        self._send_raw(self.conn.data_to_send())
-        self._schedule_timer()
 
     @property
     def shares_fanout(self) -> bool:
@@ -397,7 +401,8 @@ class StreamEngine:
         reconnected = self.session is not None and self.session._connected_once
         if self.session is not None:
             self.session.engine_ready(self, peer)
-        rid = get_property(ev.peer_properties, "Identity")
+        ids = get_all(ev.peer_properties, "Identity")  # libzmq routes by the last one sent
+        rid = ids[-1] if ids else b""
         if fresh or not peer.routing_id:
             if self.session is not None and self.session.connect_rid:
                 peer.routing_id = self.session.connect_rid
@@ -656,6 +661,14 @@ class StreamEngine:
         if peer is not None:
             peer.out.on_readable = _nothing
             peer.inp.on_writable = _nothing
+            if peer.session is self:
+                # The socket may keep the peer a while (unread messages, a queued detach):
+                # it must not keep this engine, its decoder and its buffers too.
+                peer.session = None
+                # Nobody writes to this peer's inbound pipe again (a session's peer, which
+                # a reconnect's engine writes to, is not ours), so its wake-up, which holds
+                # the peer, goes: the peer is then freed by reference counting once read.
+                peer.inp.on_readable = _nothing
         if self.session is not None:
             self.session.engine_closed(self)
         elif peer is not None:

@@ -172,6 +172,7 @@ class Reactor:
                         t.callback()
                     except Exception:
                         log.exception("purezmq: error in timer callback")
+                t = None  # keep nothing alive while asleep (a closed engine and its buffers)
             if self._cancelled > 256 and self._cancelled * 2 > len(timers):
                 # Connection churn cancels timers far faster than they expire: compact.
                 timers[:] = [t for t in timers if not t.cancelled]
@@ -216,6 +217,8 @@ class Reactor:
                             cb()
                         except Exception:
                             log.exception("purezmq: error in writer callback")
+                cb = None  # (as ``t`` above: the last callback must not outlive its call)
+            ready = None
         self._run_calls()
         sel.close()
         self._rsock.close()

@@ -1,41 +1,131 @@
-"""Subscription matching whose cost grows with the topic length, not the subscription count.
+"""Subscription matching whose cost grows with the matching prefixes, not with the number of
+subscriptions or of their lengths.
 
-Subscriptions are kept as ``prefix -> {peer: count}`` plus the set of distinct prefix
-lengths in use.  Matching a topic looks up ``topic[:n]`` for each length ``n`` in use that
-fits, so a publisher with 100,000 subscriptions of a few different lengths does a few dict
-lookups per message.  A SUB counts its own duplicates, as libzmq's trie does, and tells its
-publishers when the last one goes; a publisher keeps each peer once per prefix (a set, as
-libzmq's mtrie), so a subscription repeated on a reconnect or by an XSUB is not counted twice.
+Subscriptions are kept as ``prefix -> {peer: count}`` and, for matching, in a radix tree (a
+trie whose edges carry whole runs of bytes, as libzmq's trie does byte by byte).  Matching a
+topic walks the tree from the root along the topic: one dict lookup and one ``startswith``
+per tree node on the topic's path, collecting the peers of each node passed.  The walk ends
+at the first byte no subscription continues with, so a subscriber holding 2,000 prefixes of
+2,000 different lengths costs a publisher one or two steps per message, as one prefix does;
+only topics that really match deep prefixes walk deep.  With 100,000 subscriptions a walk is
+a handful of steps.
+
+A SUB counts its own duplicates, as libzmq's trie does, and tells its publishers when the
+last one goes; a publisher keeps each peer once per prefix (a set, as libzmq's mtrie), so a
+subscription repeated on a reconnect or by an XSUB is not counted twice.
 """
 
 from __future__ import annotations
+
+
+class _Node:
+    """A node of the radix tree: ``label``, the bytes of the edge that leads here; the peers
+    of the prefix that ends here (the same dict as in ``Subscriptions._subs``, or None); and
+    ``first byte -> child`` (None while a leaf: most nodes are, and each dict costs memory
+    and the cycle collector's time)."""
+
+    __slots__ = ("label", "peers", "edges")
+
+    def __init__(self, label: bytes = b"", peers: dict | None = None) -> None:
+        self.label = label
+        self.peers = peers
+        self.edges: dict[int, _Node] | None = None
+
+
+def _common(a: bytes, b: bytes) -> int:
+    """Length of the common start of ``a`` and ``b`` (a binary search of slice compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class Subscriptions:
     """Prefix subscriptions, optionally per peer (``peer=None`` for a SUB's own); counted, or
     (``counted=False``) one per peer and prefix however often it is added."""
 
-    __slots__ = ("_subs", "_lengths", "everything", "counted")
+    __slots__ = ("_subs", "_root", "everything", "counted")
 
     def __init__(self, counted: bool = True) -> None:
         self.counted = counted
         self._subs: dict[bytes, dict[object, int]] = {}
-        self._lengths: dict[int, int] = {}  # prefix length -> number of prefixes
+        self._root = _Node()
         # The peers of the empty prefix while it is the only one: then every topic matches
-        # exactly them (the common case), without a lookup per message.
+        # exactly them (the common case), without a walk per message.
         self.everything: dict[object, int] | None = None
 
     def _prefixes_changed(self) -> None:
-        lengths = self._lengths
-        self.everything = self._subs[b""] if len(lengths) == 1 and 0 in lengths else None
+        subs = self._subs
+        self.everything = subs[b""] if len(subs) == 1 and b"" in subs else None
+
+    # -- the tree --------------------------------------------------------------------------
+    def _insert(self, prefix: bytes, peers: dict) -> None:
+        node = self._root
+        pos = 0
+        end = len(prefix)
+        while pos < end:
+            edges = node.edges
+            if edges is None:
+                edges = node.edges = {}
+            key = prefix[pos]
+            child = edges.get(key)
+            if child is None:
+                edges[key] = _Node(prefix[pos:], peers)
+                return
+            label = child.label
+            if prefix.startswith(label, pos):  # the whole edge: on down
+                node = child
+                pos += len(label)
+                continue
+            # Split the edge where the new prefix leaves it.
+            k = _common(label, prefix[pos:])
+            mid = _Node(label[:k])
+            child.label = label[k:]
+            mid.edges = {label[k]: child}
+            edges[key] = mid
+            node = mid
+            pos += k
+        node.peers = peers
+
+    def _delete(self, prefix: bytes) -> None:
+        """Forget the (now subscriber-less) ``prefix``: drop its node, merge what it leaves."""
+        path: list[tuple[_Node, int]] = []  # (parent, key of the child) down to the prefix
+        node = self._root
+        pos = 0
+        while pos < len(prefix):
+            key = prefix[pos]
+            path.append((node, key))
+            node = node.edges[key]
+            pos += len(node.label)
+        node.peers = None
+        # Remove a childless node; fold a node with one child and no peers into that child.
+        while path:
+            parent, key = path.pop()
+            child = parent.edges[key]
+            if child.peers is not None:
+                break
+            if not child.edges:
+                del parent.edges[key]
+                if not parent.edges:
+                    parent.edges = None
+                continue  # the parent may now be foldable
+            if len(child.edges) == 1:
+                (grandchild,) = child.edges.values()
+                grandchild.label = child.label + grandchild.label
+                parent.edges[key] = grandchild
+            break
 
     def add(self, prefix: bytes, peer: object = None) -> bool:
         """Add one subscription; True if ``prefix`` had no subscriber before."""
         peers = self._subs.get(prefix)
         if peers is None:
-            self._subs[prefix] = {peer: 1}
-            n = len(prefix)
-            self._lengths[n] = self._lengths.get(n, 0) + 1
+            prefix = bytes(prefix)
+            peers = self._subs[prefix] = {peer: 1}
+            self._insert(prefix, peers)
             self._prefixes_changed()
             return True
         peers[peer] = peers.get(peer, 0) + 1 if self.counted else 1
@@ -54,11 +144,7 @@ class Subscriptions:
         if peers:
             return False
         del self._subs[prefix]
-        n = len(prefix)
-        if self._lengths[n] == 1:
-            del self._lengths[n]
-        else:
-            self._lengths[n] -= 1
+        self._delete(bytes(prefix))
         self._prefixes_changed()
         return True
 
@@ -71,13 +157,28 @@ class Subscriptions:
                 emptied.append(prefix)
         return emptied
 
+    # -- matching --------------------------------------------------------------------------
     def matches(self, topic) -> bool:
         """True if any subscription is a prefix of ``topic``."""
-        subs = self._subs
+        node = self._root
+        if node.peers is not None:
+            return True
+        if topic.__class__ is not bytes:
+            topic = bytes(topic)
         size = len(topic)
-        for n in self._lengths:
-            if n <= size and topic[:n] in subs:
+        pos = 0
+        edges = node.edges
+        while edges is not None and pos < size:
+            node = edges.get(topic[pos])
+            if node is None:
+                return False
+            label = node.label
+            if not topic.startswith(label, pos):
+                return False
+            if node.peers is not None:
                 return True
+            pos += len(label)
+            edges = node.edges
         return False
 
     def match_peers(self, topic):
@@ -89,20 +190,28 @@ class Subscriptions:
             topic = topic[0] if topic.__class__ is list else topic
             if topic.__class__ is not bytes:
                 topic = bytes(topic)
-        subs = self._subs
-        lengths = self._lengths
+        node = self._root
+        found = node.peers
+        edges = node.edges
         size = len(topic)
-        found = None
-        for n in lengths:
-            if n <= size:
-                peers = subs.get(topic[:n])
-                if peers is not None:
-                    if found is None:
-                        found = peers
-                    else:
-                        if found.__class__ is not set:
-                            found = set(found)
-                        found.update(peers)
+        pos = 0
+        while edges is not None and pos < size:  # (a leaf ends the walk without a lookup)
+            node = edges.get(topic[pos])
+            if node is None:
+                break
+            label = node.label
+            if not topic.startswith(label, pos):
+                break
+            pos += len(label)
+            peers = node.peers
+            if peers is not None:
+                if found is None:
+                    found = peers
+                else:
+                    if found.__class__ is not set:
+                        found = set(found)
+                    found.update(peers)
+            edges = node.edges
         return () if found is None else found
 
     def has(self, prefix: bytes, peer: object = None) -> bool:

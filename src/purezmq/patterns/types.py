@@ -189,6 +189,11 @@ class Req(Pattern):
         peer = self.lb.pick()
         if peer is None:
             return False
+        # As libzmq: a new request first drops every reply already queued (a stale one,
+        # or a peer's second answer), so none of them can pass for this request's answer.
+        ready = self.ready
+        while ready and fair_recv_item(ready) is not None:
+            pass
         body = as_frames(msg)
         if self.correlate:
             self.request_id = (self.request_id + 1) & 0xFFFFFFFF

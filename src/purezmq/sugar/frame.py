@@ -141,3 +141,5 @@ class Frame:
 
 
 Message = Frame
+
+__all__ = ["Frame", "Message"]

@@ -236,3 +236,6 @@ def poll_with(poller: Poller, sockets: list, timeout: int = -1) -> list:
     for sock, flags in sockets:
         poller.register(sock, flags)
     return poller.poll(timeout)
+
+
+__all__ = ["Poller", "select"]

@@ -6,7 +6,7 @@ import errno as _errno
 import json
 import pickle
 import random
-from typing import Any
+from typing import Any, Generic, TypeVar
 from warnings import warn
 
 from purezmq import constants as C
@@ -37,8 +37,15 @@ def _as_bytes(data: Any) -> bytes:
         raise TypeError(f"expected bytes or a buffer, got {data!r}") from None
 
 
-class Socket(SocketBase):
-    """A ZeroMQ socket with pyzmq's API.  Not thread-safe, as in pyzmq."""
+# What the receiving methods return: bytes here, a Future in ``zmq.asyncio`` (pyzmq types it
+# so; at run time it makes ``zmq.Socket[bytes]`` valid, as in pyzmq).
+_SocketReturnT = TypeVar("_SocketReturnT", covariant=True)
+
+
+class Socket(SocketBase, Generic[_SocketReturnT]):
+    """A ZeroMQ socket with pyzmq's API.  Not thread-safe, as in pyzmq.
+
+    Generic in what its receiving methods return (``Socket[bytes]``), as pyzmq's."""
 
     _shadow = False
 
@@ -561,3 +568,9 @@ for _name, _opt in C.SocketOption.__members__.items():
             setattr(Socket, _attr, _option_property(_opt))
 
 Context._socket_class = Socket
+
+
+# pyzmq: the blocking socket, receiving bytes
+SyncSocket = Socket[bytes]
+
+__all__ = ["Socket", "SyncSocket"]

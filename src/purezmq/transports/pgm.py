@@ -223,6 +223,20 @@ def _join(sock: socket.socket, family: int, group: str, local: str, index: int) 
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
 
 
+def _share_port(sock: socket.socket) -> None:
+    """Let other sockets of this host, in this process or another, libzmq's (OpenPGM)
+    included, bind the same port: what one of them needs, whichever it set.  Linux lets two
+    UDP sockets share a port when both set SO_REUSEADDR, or both SO_REUSEPORT (same user);
+    OpenPGM's sockets set the one, others the other, so ours set both.  Multicast reaches
+    every socket sharing the port; a unicast NAK reaches one of them (as between two
+    OpenPGM sockets)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reuse_port = getattr(socket, "SO_REUSEPORT", None)
+    if reuse_port is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, reuse_port, 1)
+
+
 def _buffers(sock: socket.socket, opts) -> None:
     for opt, name in ((C.SNDBUF, socket.SO_SNDBUF), (C.RCVBUF, socket.SO_RCVBUF)):
         value = opts.get(opt)
@@ -354,7 +368,7 @@ class PgmSession:
         rx = socket.socket(family, socket.SOCK_DGRAM)
         self._sockets.append(rx)
         rx.setblocking(False)
-        rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _share_port(rx)
         _buffers(rx, opts)
         if self.is_source:
             # unicast NAKs and SPMRs come to the source's own address and the port

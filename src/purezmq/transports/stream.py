@@ -93,6 +93,25 @@ _IPC_FILES: dict[tuple[int, int], Listener] = {}
 _IPC_LOCK = threading.Lock()  # held while a path changes hands: bind and its removal
 
 
+# The kernel's queue of connections not accepted yet is at least this long (BACKLOG, 100 by
+# default, asks for more if larger).  Each accept here costs an engine's set-up in Python,
+# slower than libzmq's: with libzmq's 100, a burst of connects overflowed the queue and each
+# connect dropped there waited for the client's SYN retry (1 s): 1,000 connect/close in a
+# row took 3-5 s.  (Linux caps the queue at net.core.somaxconn.)
+ACCEPT_QUEUE_MIN = 1024
+# Connections taken from the queue per readable event, before any of them is set up: the
+# queue empties at the kernel's pace, not at the pace of engine set-up.
+ACCEPT_BATCH = 256
+# Out of descriptors (EMFILE, ENFILE) or kernel memory, accept() fails while the queue stays
+# readable: libzmq's listener then spins a core.  Ours stops listening for this long,
+# doubling up to ACCEPT_PAUSE_MAX while it lasts, and accepts again once one succeeds.
+ACCEPT_PAUSE = 0.01
+ACCEPT_PAUSE_MAX = 0.5
+_ACCEPT_RESOURCE_ERRORS = frozenset(
+    e for e in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM) if e is not None
+)
+
+
 class Listener:
     """A bound, listening socket; lives on the I/O thread once started."""
 
@@ -101,6 +120,8 @@ class Listener:
         self.ep = ep
         self.engines: set[StreamEngine] = set()
         self.closed = False
+        self._pause = 0.0  # the current back-off while out of descriptors (see _accept)
+        self._resume_timer = None
         self.released = False  # unbound: set at once by the socket, before terminate()
         family = ep.family
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of our socket file
@@ -133,7 +154,7 @@ class Listener:
                 addr = sock.getsockname()
                 shown = f"[{addr[0]}]" if family == socket.AF_INET6 else addr[0]
                 self.endpoint = f"tcp://{shown}:{addr[1]}"
-            sock.listen(max(owner.options.get(C.BACKLOG), 1))
+            sock.listen(max(owner.options.get(C.BACKLOG), ACCEPT_QUEUE_MIN))
         except (OSError, ZMQError) as e:
             if self._file_id is not None:  # bound, then listen() failed
                 self._unlink_own_file()
@@ -192,6 +213,10 @@ class Listener:
                 if (st.st_dev, st.st_ino) == self._file_id:
                     os.unlink(self.ep.host)
 
+    def engine_class(self):
+        """The engine for each accepted connection (the ws transport has its own)."""
+        return engine_class(self.owner)
+
     def start(self, reactor) -> None:
         self.reactor = reactor
         self.owner._io_objects.add(self)
@@ -199,31 +224,56 @@ class Listener:
         self.owner._event(C.EVENT_LISTENING, self.sock.fileno(), self.endpoint)
 
     def _accept(self) -> None:
-        for _ in range(64):
+        conns = []
+        error = None
+        try:
+            for _ in range(ACCEPT_BATCH):
+                conns.append(self.sock.accept()[0])
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as e:
+            error = e
+        owner = self.owner
+        family = self.ep.family
+        make_engine = self.engine_class()
+        for conn in conns:
             try:
-                conn, _addr = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self.owner._event(C.EVENT_ACCEPT_FAILED, e.errno or 0, self.endpoint)
-                return
-            family = self.ep.family
-            _tune(conn, family, self.owner.options)
-            self.owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
-            engine = engine_class(self.owner)(
+                _tune(conn, family, owner.options)
+            except OSError:  # reset while it waited in the batch: nothing to set up
+                conn.close()
+                continue
+            owner._event(C.EVENT_ACCEPTED, conn.fileno(), self.endpoint)
+            engine = make_engine(
                 self.reactor,
                 conn,
-                self.owner,
+                owner,
                 self.endpoint,
                 listener=self,
                 peer_address=_peer_address(conn, family),
             )
             self.engines.add(engine)
+        if error is None:
+            self._pause = 0.0
+            return
+        owner._event(C.EVENT_ACCEPT_FAILED, error.errno or 0, self.endpoint)
+        if error.errno in _ACCEPT_RESOURCE_ERRORS and not self.closed:
+            # Stand back: the queue stays readable while nothing can be accepted.
+            self._pause = min(max(self._pause * 2, ACCEPT_PAUSE), ACCEPT_PAUSE_MAX)
+            self.reactor.remove_reader(self.sock.fileno())
+            self._resume_timer = self.reactor.call_later(self._pause, self._resume)
+
+    def _resume(self) -> None:
+        self._resume_timer = None
+        if not self.closed:
+            self.reactor.add_reader(self.sock.fileno(), self._accept)
 
     def terminate(self, deadline: float | None) -> None:
         if self.closed:
             return
         self.closed = True
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
         fd = self.sock.fileno()
         self.reactor.remove_reader(fd)
         if self._file_id is not None:
@@ -270,6 +320,10 @@ class Session:
         self._connected_once = False
         self._lingering = False  # closed with messages queued, still connecting (see terminate)
         self._linger_deadline: float | None = None
+
+    def engine_class(self):
+        """The engine for each connection made (the ws transport has its own)."""
+        return engine_class(self.owner)
 
     def start(self, reactor) -> None:
         self.reactor = reactor
@@ -387,7 +441,7 @@ class Session:
         _tune(sock, self._family, self.owner.options)
         self._ivl = self.owner.options.get(C.RECONNECT_IVL)
         self.owner._event(C.EVENT_CONNECTED, sock.fileno(), self.endpoint)
-        self.engine = engine_class(self.owner)(
+        self.engine = self.engine_class()(
             self.reactor,
             sock,
             self.owner,

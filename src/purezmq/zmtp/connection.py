@@ -43,7 +43,7 @@ from purezmq.zmtp.frames import (
     frame_header,
 )
 from purezmq.zmtp.mechanisms.base import Mechanism
-from purezmq.zmtp.metadata import get_property
+from purezmq.zmtp.metadata import get_all
 from purezmq.zmtp.sockettypes import compatible
 
 __all__ = ["ZmtpConnection", "ZmtpError"]
@@ -58,9 +58,14 @@ _BIG = 1 << 10
 # straight into (``sink``): a fresh 128 KiB read buffer per chunk plus the final join made
 # glibc map, fault in and trim about 2 MiB of pages per 1 MiB message (4x slower runs).
 _SINK_MIN = 1 << 18
-# Larger ones are gathered in chunks as they arrive: a sink is allocated when the header
-# arrives (as libzmq allocates a message), which must not let a header claim gigabytes.
+# Larger ones are gathered in chunks as they arrive.
 _SINK_MAX = 1 << 26
+# A sink never holds much more than what arrived: a header only announces a size, so the
+# sink starts at _SINK_FIRST (or a spare one, already in memory) and doubles as it fills,
+# up to the announced size.  Six peers announcing 64 MiB each and sending nothing hold
+# 6 x _SINK_FIRST, not 384 MiB.  The doubling copies only while spares are too small: a
+# stream of big messages reuses one spare, filled once and copied out once per message.
+_SINK_FIRST = 1 << 16
 _sinks: list[bytearray] = []  # spare sinks, shared by every connection (list ops are atomic)
 _SPARE_SINKS = 4
 _SPARE_SINK_MAX = 1 << 23  # keep no spare larger than this (memory held for nothing)
@@ -296,9 +301,7 @@ class ZmtpConnection:
         # 64 KiB read per call would cost more than decoding it.
         pos = 0
         if self.sink is not None:  # a driver that does not read into the sink: copy
-            pos = min(len(data), self._big_left)
-            self.sink[:pos] = memoryview(data)[:pos]
-            self._sink_advance(pos, events)
+            pos = self._sink_copy(data, events)
             if self.sink is not None:
                 return events
         elif self._big_left:
@@ -354,29 +357,49 @@ class ZmtpConnection:
         return events
 
     def _open_sink(self, size: int, head: memoryview) -> None:
-        try:
-            sink = _sinks.pop()
-            if len(sink) < size:
-                sink = bytearray(size)
-        except IndexError:
-            sink = bytearray(size)
         have = len(head)
+        try:
+            sink = _sinks.pop()  # already in memory: use what it holds, grow if short
+        except IndexError:
+            sink = bytearray(min(size, max(_SINK_FIRST, 2 * have)))
+        if len(sink) <= have:  # (the view must never be empty: a read of 0 is EOF)
+            sink = bytearray(min(size, 2 * have))
         sink[:have] = head
         self._sink_buf = sink
         self._sink_size = size
-        self.sink = memoryview(sink)[have:size]
+        self.sink = memoryview(sink)[have : min(size, len(sink))]
+
+    def _sink_copy(self, data: bytes, events: list) -> int:
+        """Copy the start of ``data`` into the sink (a driver that does not read into
+        it); return how many bytes of ``data`` went to the frame."""
+        view = memoryview(data)
+        pos = 0
+        n = len(data)
+        while self.sink is not None and pos < n:
+            k = min(n - pos, len(self.sink))
+            self.sink[:k] = view[pos : pos + k]
+            pos += k
+            self._sink_advance(k, events)
+        return pos
 
     def _sink_advance(self, n: int, events: list) -> None:
         """``n`` more bytes of the big frame are in the sink; at its end, decode it."""
         self._big_left -= n
-        if self._big_left:
-            self.sink = self.sink[n:]
-            return
-        self.sink.release()
-        self.sink = None
         sink = self._sink_buf
-        self._sink_buf = None
         size = self._sink_size
+        if self._big_left:
+            if n < len(self.sink):
+                self.sink = self.sink[n:]
+                return
+            # Full but the frame goes on: double it (the bytes came, so may the memory).
+            have = size - self._big_left
+            grown = bytearray(min(size, 2 * len(sink)))
+            grown[:have] = memoryview(sink)[:have]
+            self._sink_buf = grown
+            self.sink = memoryview(grown)[have:]
+            return
+        self.sink = None
+        self._sink_buf = None
         body = bytes(sink) if len(sink) == size else bytes(memoryview(sink)[:size])
         if len(sink) <= _SPARE_SINK_MAX and len(_sinks) < _SPARE_SINKS:
             _sinks.append(sink)
@@ -721,17 +744,20 @@ class ZmtpConnection:
         if not mech.ready or self._state != _HANDSHAKE:
             return
         props = mech.peer_properties
-        peer_type = get_property(props, "Socket-Type")
-        if peer_type is None:
+        # As libzmq: every Socket-Type the peer sent must fit ours, spelled exactly (a
+        # repeated one whose last value fits is no excuse).  Stricter: one must be there.
+        types = get_all(props, "Socket-Type")
+        if not types:
             self.send_error("Missing Socket-Type")
             raise ZmtpError("peer sent no Socket-Type", kind="protocol")
-        if not compatible(self.socket_type, peer_type.decode("ascii", "replace")):
-            self.send_error("Invalid socket type")
-            raise ZmtpError(
-                f"incompatible socket type {peer_type.decode('ascii', 'replace')} "
-                f"for {self.socket_type}",
-                kind="protocol",
-            )
+        for peer_type in types:
+            if not compatible(self.socket_type, peer_type.decode("ascii", "replace")):
+                self.send_error("Invalid socket type")
+                raise ZmtpError(
+                    f"incompatible socket type {peer_type.decode('ascii', 'replace')} "
+                    f"for {self.socket_type}",
+                    kind="protocol",
+                )
         self._traffic_begins(props, mech.user_id, events)
 
     def _traffic_begins(self, props: dict[str, bytes], user_id: bytes, events: list) -> None:
@@ -762,6 +788,16 @@ class ZmtpConnection:
     @property
     def ready(self) -> bool:
         return self._state == _TRAFFIC
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory held for input not decoded yet (a partial frame: its bytes, its sink)."""
+        sink = self._sink_buf
+        return (
+            len(self._buf)
+            + sum(len(p) for p in self._big_parts)
+            + (len(sink) if sink is not None else 0)
+        )
 
     # -- time --------------------------------------------------------------------------
     def next_timer(self) -> float | None:
@@ -800,7 +836,15 @@ class ZmtpConnection:
                 self._ping_deadline = now + self._hb_timeout
 
     def close(self) -> None:
+        """No more input: drop every buffer held for a partial frame or message (a
+        driver's read may still hold a view of the sink; it goes when that read ends)."""
         self._state = _CLOSED
+        self.sink = None
+        self._sink_buf = None
+        self._big_parts = []
+        self._big_left = 0
+        self._buf = b""
+        self._cur = []
 
 
 __all__ += ["frame_header", "make_greeting"]

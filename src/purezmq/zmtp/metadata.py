@@ -18,13 +18,27 @@ def encode_metadata(props: dict[str, bytes]) -> bytes:
     return b"".join(parts)
 
 
-def decode_metadata(data: bytes) -> dict[str, bytes]:
+class Properties(dict):
+    """A decoded property list: ``name -> value``, the first value of a repeated name (as
+    libzmq's map keeps it); :attr:`repeated` holds every value of each repeated name, in
+    order, for the checks that must see them all (each ``Socket-Type``, the last
+    ``Identity``): see :func:`get_all`."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: dict[str, list[bytes]] = {}
+
+
+def decode_metadata(data: bytes) -> Properties:
     """Decode a property list; a truncated one is a protocol error.
 
     Names compare case-insensitively in ZMTP, so keys keep the sender's spelling and
-    :func:`get_property` looks them up without case.
+    :func:`get_property` looks them up without case.  A name sent twice keeps its first
+    value (libzmq's rule); :attr:`Properties.repeated` has them all.
     """
-    props: dict[str, bytes] = {}
+    props = Properties()
     pos, end = 0, len(data)
     while pos < end:
         n = data[pos]
@@ -40,9 +54,24 @@ def decode_metadata(data: bytes) -> dict[str, bytes]:
         pos += 4
         if pos + size > end:
             raise ZmtpError("malformed metadata value", kind="protocol")
-        props[name] = bytes(data[pos : pos + size])
+        value = bytes(data[pos : pos + size])
+        if name in props:
+            props.repeated.setdefault(name, [props[name]]).append(value)
+        else:
+            props[name] = value
         pos += size
     return props
+
+
+def get_all(props: dict[str, bytes], name: str) -> list[bytes]:
+    """Every value given for ``name`` (case-insensitive), in the order sent."""
+    lname = name.lower()
+    repeated = getattr(props, "repeated", {})
+    out: list[bytes] = []
+    for key, value in props.items():
+        if key.lower() == lname:
+            out.extend(repeated.get(key, (value,)))
+    return out
 
 
 def get_property(props: dict[str, bytes], name: str) -> bytes | None:

@@ -26,5 +26,6 @@ COMPATIBLE: dict[str, frozenset[str]] = {
 
 
 def compatible(ours: str, theirs: str) -> bool:
-    """True when a socket of type ``ours`` accepts a peer of type ``theirs``."""
-    return theirs.upper() in COMPATIBLE.get(ours, frozenset())
+    """True when a socket of type ``ours`` accepts a peer of type ``theirs`` (spelled
+    exactly: libzmq refuses ``dealer`` for ``DEALER``)."""
+    return theirs in COMPATIBLE.get(ours, frozenset())

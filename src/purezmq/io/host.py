@@ -175,8 +175,10 @@ class Host:
             engine = self.by_fd.get(fd)
             if engine is None:
                 continue
-            if engine.closed:
-                self.version = -1  # stale: the caller re-evaluates what to host
+            if engine.closed or not engine.conn.ready:
+                # Closed, or closing (its EOF read: the descriptor stays readable until the
+                # I/O thread closes it): stale, the caller re-evaluates what to host.
+                self.version = -1
                 continue
             # Our own deliveries need not signal us: we look at the socket right after.
             # (A byte another thread wrote before this stays in the pipe: the next poll

@@ -661,8 +661,10 @@ class ZmtpConnection:
             # libzmq sends each MESSAGE as a frame with flags 0; accept the COMMAND flag too.
             if flags & MORE:
                 raise ZmtpError("MORE flag on an encrypted frame", kind="protocol")
-            name, data = self._split_command(body)
-            if name != b"MESSAGE":
+            if body[:8] == b"\x07MESSAGE":
+                data = memoryview(body)[8:]  # (no copy: a big frame is opened in place)
+            else:
+                name, data = self._split_command(body)
                 raise ZmtpError(f"unencrypted {name!r} command in traffic", kind="protocol")
             self._opened(*self.mechanism.decrypt(data), events)
             return

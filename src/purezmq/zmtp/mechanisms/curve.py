@@ -429,10 +429,11 @@ class CurveMechanism(Mechanism):
         box = self._box
         if box is None:
             raise ZmtpError("CURVE: MESSAGE before the handshake completed", kind="protocol")
-        data = bytes(data)
         if len(data) < _MESSAGE_MIN:
             raise ZmtpError("malformed CURVE MESSAGE (size)", kind="protocol")
-        short = data[:8]
+        if data.__class__ is not bytes:
+            data = memoryview(data)  # a big frame is opened in place, never copied first
+        short = bytes(data[:8])
         nonce = self._check_peer_nonce(short)
         try:
             flag, body = box.open(data[8:], self._recv_prefix + short)

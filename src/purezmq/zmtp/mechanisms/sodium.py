@@ -116,15 +116,23 @@ class Box:
         lib.crypto_box_easy_afternm(out, inb, n, nonce, self._key)
         return ffi.buffer(out, n + MAC)[:]
 
-    def open(self, box: bytes, nonce: bytes) -> tuple[int, bytes]:
+    def open(self, box, nonce: bytes) -> tuple[int, bytes]:
+        """``box`` may be any bytes-like object (a view into a received frame is read in
+        place: a big frame is not copied before it is opened)."""
         if not self._fast:
-            plain = _bindings.crypto_box_open_easy_afternm(box, nonce, self._key)
+            plain = _bindings.crypto_box_open_easy_afternm(bytes(box), nonce, self._key)
             return plain[0], plain[1:]
         ffi, lib = _CFFI  # type: ignore[misc]
         n = len(box)
         if n <= MAC:
             raise CryptoError("box too short")
-        _, out, out1 = self._buffers(n)
+        if n <= self._cap or n <= KEEP:
+            _, out, out1 = self._buffers(n)
+        else:  # big: an output buffer for this call alone (no input buffer needed)
+            out = ffi.new("unsigned char[]", n)
+            out1 = out + 1
+        if box.__class__ is not bytes:
+            box = ffi.from_buffer("unsigned char[]", box)
         if lib.crypto_box_open_easy_afternm(out, box, n, nonce, self._key) != 0:
             raise CryptoError("An error occurred trying to decrypt the message")
         return out[0], ffi.buffer(out1, n - MAC - 1)[:]

@@ -203,9 +203,27 @@ def _endpoint(transport: str) -> str:
     return "inproc://bench"
 
 
+def _per_million(*parts: tuple[float, int]) -> float:
+    """CPU seconds per million messages, summed over (CPU seconds, messages) per process."""
+    return sum(cpu / n for cpu, n in parts if n) * 1e6
+
+
+def placement(kind) -> tuple:
+    """(CPU of the first process, CPU of the second) for a placement: ``None`` (unpinned),
+    ``"same"`` (both on one CPU) or ``"split"`` (two different CPUs)."""
+    if kind is None:
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if kind == "same":
+        return cpus[0], cpus[0]
+    if len(cpus) < 2:
+        raise BenchError("needs two CPUs")
+    return cpus[0], cpus[1]
+
+
 def run_thr(lib: str, row: Row, cfg: dict) -> dict:
     p = row.params
-    size, transport = p["size"], p["transport"]
+    size, transport, curve = p["size"], p["transport"], p.get("curve", False)
     count = max(1000, int(p["count"] * cfg["scale"]))
     cap, hwm, mod = cfg["cap"], _hwm(size), MODULES[lib]
     with Workers() as ws:
@@ -214,39 +232,68 @@ def run_thr(lib: str, row: Row, cfg: dict) -> dict:
                          size, count, cap, hwm)
             w.expect("ready", 30)
             res = w.expect("result", cap + 40)
+            cpu = _per_million((res["cpu"], res["count"]))
         else:
             endpoint = _endpoint(transport)
             if endpoint.startswith("ipc://"):
                 ws.cleanup.append(endpoint[len("ipc://"):])
             recv = ws.start(f"{lib} PULL", workloads.thr_receiver, mod, endpoint,
-                            size, count, cap, hwm)
-            ep = recv.expect("ready", 30)
-            ws.start(f"{lib} PUSH", workloads.thr_sender, mod, ep, size, count, cap, hwm)
+                            size, count, cap, hwm, curve)
+            ep, key = recv.expect("ready", 30)
+            send = ws.start(f"{lib} PUSH", workloads.thr_sender, mod, ep, size, count, cap,
+                            hwm, key)
             res = recv.expect("result", cap + 40)
+            try:
+                sres = send.expect("result", 30)
+                cpu = _per_million((res["cpu"], res["count"]), (sres["cpu"], sres["sent"]))
+            except BenchError:
+                cpu = None
     rate = res["count"] / res["elapsed"]
     return {"value": rate, "mbps": rate * size / 1e6, "n": res["count"],
-            "capped": res["capped"]}
+            "capped": res["capped"], "cpu_m": cpu}
 
 
 def run_lat(lib: str, row: Row, cfg: dict) -> dict:
     p = row.params
     count = max(200, int(p["count"] * cfg["scale"]))
     cap, mod = cfg["cap"], MODULES[lib]
+    cpu_srv, cpu_cli = placement(p.get("placement"))
     with Workers() as ws:
-        srv = ws.start(f"{lib} REP", workloads.lat_server, mod, _endpoint(p["transport"]), cap)
+        srv = ws.start(f"{lib} REP", workloads.lat_server, mod, _endpoint(p["transport"]), cap,
+                       cpu_srv)
         ep = srv.expect("ready", 30)
-        cli = ws.start(f"{lib} REQ", workloads.lat_client, mod, ep, p["size"], count, cap)
+        cli = ws.start(f"{lib} REQ", workloads.lat_client, mod, ep, p["size"], count, cap,
+                       cpu_cli)
         res = cli.expect("result", cap + 60)
+        sres = srv.expect("result", 30)
     rtt_us = res["elapsed"] / res["count"] * 1e6
-    return {"value": rtt_us, "n": res["count"], "capped": res["capped"]}
+    return {"value": rtt_us, "n": res["count"], "capped": res["capped"],
+            "cpu_m": _per_million((res["cpu"], res["count"]), (sres["cpu"], sres["served"]))}
+
+
+def run_alat(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    count = max(200, int(p["count"] * cfg["scale"]))
+    cap, mod = cfg["cap"], MODULES[lib]
+    with Workers() as ws:
+        srv = ws.start(f"{lib} asyncio REP", workloads.alat_server, mod, p["size"])
+        ep = srv.expect("ready", 30)
+        cli = ws.start(f"{lib} asyncio REQ", workloads.alat_client, mod, ep, p["size"],
+                       count, cap)
+        res = cli.expect("result", cap + 60)
+        sres = srv.expect("result", 30)
+    return {"value": res["elapsed"] / res["count"] * 1e6, "n": res["count"],
+            "capped": res["capped"],
+            "cpu_m": _per_million((res["cpu"], res["count"]), (sres["cpu"], sres["served"]))}
 
 
 def run_fan(lib: str, row: Row, cfg: dict) -> dict:
     p = row.params
     nsubs, size, duration, mod = p["subs"], p["size"], cfg["fan_duration"], MODULES[lib]
+    nodrop = p.get("nodrop", cfg["nodrop"])
     with Workers() as ws:
         pub = ws.start(f"{lib} PUB", workloads.fan_publisher, mod, _endpoint("tcp"), size,
-                       duration, cfg["nodrop"])
+                       duration, nodrop)
         ep = pub.expect("ready", 30)
         subs = [ws.start(f"{lib} SUB{i}", workloads.fan_subscriber, mod, ep, size)
                 for i in range(nsubs)]
@@ -262,9 +309,68 @@ def run_fan(lib: str, row: Row, cfg: dict) -> dict:
         raise BenchError("no subscriber received any data message")
     span = max(r["t_end"] for r in got) - min(r["t_first"] for r in got)
     sent = pres["sent"]
+    cpu = pres["cpu"] + sum(r["cpu"] for r in results)
     return {"value": delivered / span, "n": delivered,
             "delivered_pct": 100.0 * delivered / max(1, sent * nsubs),
-            "pub_rate": sent / (pres["t1"] - pres["t0"])}
+            "pub_rate": sent / (pres["t1"] - pres["t0"]),
+            "cpu_m": _per_million((cpu, delivered))}
+
+
+def run_hs(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    n = max(100, int(p["count"] * cfg["scale"]))
+    mod = MODULES[lib]
+    with Workers() as ws:
+        srv = ws.start(f"{lib} ROUTER", workloads.hs_server, mod, p["mech"], p["zap"])
+        ep, key = srv.expect("ready", 30)
+        cli = ws.start(f"{lib} DEALERs", workloads.hs_client, mod, ep, key, n,
+                       cfg["cap"] * 3)
+        res = cli.expect("result", cfg["cap"] * 3 + 60)
+        srv.expect("result", 30)
+    return {"value": res["count"] / res["elapsed"], "n": res["count"],
+            "capped": res["capped"]}
+
+
+def run_serve(lib: str, row: Row, cfg: dict) -> dict:
+    p = row.params
+    clients, requests, procs = p["clients"], p["requests"], p["procs"]
+    mod = MODULES[lib]
+    total = clients * requests
+    with Workers() as ws:
+        srv = ws.start(f"{lib} ROUTER", workloads.serve_router, mod, total)
+        ep = srv.expect("ready", 30)
+        split = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+        cls = [ws.start(f"{lib} DEALERx{k}", workloads.serve_clients, mod, ep, k, requests)
+               for k in split]
+        for c in cls:
+            c.expect("ready", 60)
+        for c in cls:
+            c.tell("go")
+        res = srv.expect("result", 120)
+        cres = [c.expect("result", 60) for c in cls]
+    cpu = res["cpu"] + sum(r["cpu"] for r in cres)
+    return {"value": res["elapsed"] * 1e3, "n": total, "cpu_m": _per_million((cpu, total))}
+
+
+def run_import(lib: str, row: Row, cfg: dict) -> dict:
+    """Median, over fresh interpreters, of the time ``import <lib>`` takes."""
+    code = (f"import time; t = time.perf_counter(); import {MODULES[lib]}; "
+            "print(time.perf_counter() - t)")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (cfg["src"], env.get("PYTHONPATH")) if p)
+    # An installed package has its byte-code caches (pip compiles them; pyzmq's are in
+    # site-packages): let the first start write purezmq's, even where the environment says
+    # PYTHONDONTWRITEBYTECODE, so the timed starts do not compile the source each time.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    times = []
+    for i in range(row.params["starts"] + 1):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, timeout=60)
+        if out.returncode:
+            raise BenchError(out.stderr.strip().splitlines()[-1])
+        if i:  # the first start may write the byte-code caches
+            times.append(float(out.stdout))
+    return {"value": statistics.median(times) * 1e3, "n": len(times)}
 
 
 def run_mem(lib: str, row: Row, cfg: dict) -> dict:
@@ -320,7 +426,8 @@ def run_subs(lib: str, row: Row, cfg: dict) -> dict:
 
 
 RUNNERS = {"thr": run_thr, "lat": run_lat, "fan": run_fan, "mem": run_mem,
-           "proxy": run_proxy, "subs": run_subs}
+           "proxy": run_proxy, "subs": run_subs, "hs": run_hs, "serve": run_serve,
+           "alat": run_alat, "import": run_import}
 
 
 def make_rows(cfg: dict) -> list[Row]:
@@ -341,9 +448,35 @@ def make_rows(cfg: dict) -> list[Row]:
                          "libs": ("purezmq",)}))
     rows.append(Row("lat-tcp-1", "REQ/REP tcp round trip 1 B", "lat", "us", "lower",
                     {"transport": "tcp", "size": 1, "count": 20_000}))
+    rows.append(Row("lat-tcp-1-same", "REQ/REP tcp round trip 1 B, both on one CPU", "lat",
+                    "us", "lower", {"transport": "tcp", "size": 1, "count": 20_000,
+                                    "placement": "same"}))
+    if len(os.sched_getaffinity(0)) >= 2:
+        rows.append(Row("lat-tcp-1-split", "REQ/REP tcp round trip 1 B, on two CPUs", "lat",
+                        "us", "lower", {"transport": "tcp", "size": 1, "count": 20_000,
+                                        "placement": "split"}))
+    rows.append(Row("alat-tcp-64", "asyncio REQ/REP tcp round trip 64 B (purezmq: "
+                    "io_on_loop=False)", "alat", "us", "lower", {"size": 64, "count": 10_000}))
     for n in (1, 4, 16):
         rows.append(Row(f"fanout-{n}", f"PUB -> {n} SUB tcp 64 B", "fan",
                         "delivered msgs/s", "higher", {"subs": n, "size": 64}))
+    rows.append(Row("fanout-16-drop", "PUB -> 16 SUB tcp 64 B, PUB drops at HWM", "fan",
+                    "delivered msgs/s", "higher", {"subs": 16, "size": 64, "nodrop": False}))
+    rows.append(Row("curve-64", "CURVE PUSH/PULL tcp 64 B", "thr", "msgs/s (MB/s)", "higher",
+                    {"transport": "tcp", "size": 64, "count": 400_000, "curve": True}))
+    rows.append(Row("curve-64k", "CURVE PUSH/PULL tcp 64 KiB", "thr", "msgs/s (MB/s)",
+                    "higher", {"transport": "tcp", "size": 64 * KiB, "count": 20_000,
+                               "curve": True}))
+    for rid, title, mech, zap in (
+            ("hs-null", "NULL handshakes", "NULL", False),
+            ("hs-curve", "CURVE handshakes, no ZAP", "CURVE", False),
+            ("hs-curve-zap", "CURVE handshakes with ZAP (ThreadAuthenticator)", "CURVE", True)):
+        rows.append(Row(rid, f"{title} (connect, 1 round trip, close; {workloads.HS_WINDOW} "
+                        "in flight)", "hs", "conn/s", "higher",
+                        {"mech": mech, "zap": zap, "count": 2_000}))
+    rows.append(Row("serve-40x200", "ROUTER serving 40 DEALERs x 200 requests (tcp, "
+                    "4 client processes)", "serve", "ms to serve all", "lower",
+                    {"clients": 40, "requests": 200, "procs": 4}))
     rows.append(Row("proxy-64", "PUSH -> proxy (STREAMER) -> PULL tcp 64 B", "proxy",
                     "msgs/s (MB/s)", "higher", {"size": 64, "count": 1_000_000}))
     rows.append(Row("subs-100k", "XPUB matching 100,000 subscriptions, 42 B", "subs",
@@ -351,12 +484,14 @@ def make_rows(cfg: dict) -> list[Row]:
     rows.append(Row(f"router-{cfg['peers']}",
                     f"ROUTER + {cfg['peers']:,} idle DEALERs (tcp)", "mem", "RSS MB",
                     "lower", {}))
+    rows.append(Row("import", "`import` in a fresh interpreter", "import", "ms", "lower",
+                    {"starts": 3 if cfg["scale"] < 1 else 7}))
     return rows
 
 
 # -- reporting ----------------------------------------------------------------------------
 def _fmt(row: Row, v: float) -> str:
-    if row.kind in ("thr", "fan", "proxy", "subs"):
+    if row.kind in ("thr", "fan", "proxy", "subs", "hs"):
         return f"{v:,.0f}"
     return f"{v:,.1f}"
 
@@ -384,6 +519,16 @@ def cell(row: Row, runs: list[dict]) -> str:
     return text
 
 
+def cpu_cell(results: dict) -> str:
+    """Median CPU seconds per million messages of each library, "pyzmq / purezmq"."""
+    out = []
+    for lib in LIBS:
+        vals = [r["cpu_m"] for r in results.get(lib, [])
+                if "error" not in r and r.get("cpu_m") is not None]
+        out.append(f"{statistics.median(vals):.1f}" if vals else "-")
+    return "-" if out == ["-", "-"] else " / ".join(out)
+
+
 def ratio(row: Row, results: dict) -> str:
     vals = {}
     for lib in LIBS:
@@ -398,14 +543,16 @@ def ratio(row: Row, results: dict) -> str:
 
 def table(rows: list[Row], results: dict) -> str:
     lines = [
-        "| Benchmark | Unit | pyzmq | purezmq | purezmq/pyzmq | Better |",
-        "|---|---|---:|---:|---:|---|",
+        "| Benchmark | Unit | pyzmq | purezmq | purezmq/pyzmq | Better "
+        "| CPU s per 10^6 msgs, pyzmq / purezmq |",
+        "|---|---|---:|---:|---:|---|---:|",
     ]
     for row in rows:
         res = results.get(row.id, {})
         lines.append(
             f"| {row.title} | {row.unit} | {cell(row, res.get('pyzmq', []))} | "
-            f"{cell(row, res.get('purezmq', []))} | {ratio(row, res)} | {row.better} |"
+            f"{cell(row, res.get('purezmq', []))} | {ratio(row, res)} | {row.better} "
+            f"| {cpu_cell(res)} |"
         )
     return "\n".join(lines)
 
@@ -436,7 +583,7 @@ def runs_table(rows: list[Row], results: dict) -> str:
             elif row.kind == "subs" and ok:
                 extra = "100,000 subscriptions reached the XPUB in {:.1f} s".format(
                     statistics.median(r["subscribe_s"] for r in ok))
-            elif row.kind in ("thr", "lat", "proxy") and ok:
+            elif row.kind in ("thr", "lat", "alat", "proxy", "hs") and ok:
                 extra = "messages timed: " + ", ".join(f"{r['n']:,}" for r in ok)
             errors = sorted({r["error"] for r in runs if "error" in r})
             if errors:
@@ -540,6 +687,9 @@ def report(rows, results, cfg, info, versions, command, started, elapsed, waited
            "every message reaches every SUB and the publisher is paced by the slowest one"
            if cfg["nodrop"] else
            "a plain PUB with the default HWM: a slow SUB loses messages (`--fanout-drop`)")
+    fan += ("; the row \"PUB drops at HWM\" always uses a plain PUB with the default HWM "
+            "(no XPUB_NODROP): a slow SUB loses messages, and the value counts the messages "
+            "delivered")
     return f"""# purezmq vs pyzmq benchmarks
 
 Generated by `bench/run.py` (do not edit by hand; re-run it).
@@ -563,10 +713,14 @@ rows. Throughput cells read msgs/s (MB/s).
 (from /proc/stat, minus the benchmark's own processes): that run is noisier, and purezmq,
 which needs more CPU per message, loses more to it than pyzmq.
 
-More side-by-side results, each file written by its own command: `bench/RESULTS_asyncio.md`
-(`python bench/bench_asyncio.py`: purezmq.asyncio vs zmq.asyncio, default loop and uvloop)
-and `bench/RESULTS_curve.md` (`python bench/bench_curve.py`: CURVE throughput and handshake
-rates). The ws rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
+CPU s per 10^6 msgs: CPU seconds (user + system, every thread) that the benchmark's
+processes used over the timed part, per million messages (latency rows: per million round
+trips; handshakes: not measured), summed over the processes: what the spinning, the
+batching and the I/O threads cost, beside the speed they buy.
+
+More side-by-side results: `bench/RESULTS_asyncio.md` (`python bench/bench_asyncio.py`:
+purezmq.asyncio vs zmq.asyncio, both of purezmq's modes, default loop and uvloop). The ws
+rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
 
 ## How it is measured
 
@@ -578,7 +732,22 @@ rates). The ws rows are purezmq's alone: pyzmq's wheels have no ws transport (ce
   (1 MiB: 64). Both libraries send with `send(bytes)` and receive with `recv()` (copies).
 - Latency: REQ (connect) and REP (bind) in two processes over tcp, 1-byte messages, a
   warm-up, then a fixed count of round trips; the value is the mean round-trip time
-  (libzmq's `local_lat` prints half of it as "latency").
+  (libzmq's `local_lat` prints half of it as "latency"). "Both on one CPU" / "on two CPUs":
+  each process pins itself with `os.sched_setaffinity` before it creates its Context (so
+  its I/O threads inherit the placement) to the same CPU / to two different CPUs; the
+  unpinned row lets the kernel place them. The asyncio row runs both ends with the
+  library's asyncio API on asyncio's default loop (purezmq: `Context(io_on_loop=False)`,
+  the connections on its I/O thread), 64 B messages.
+- CURVE: the throughput rows with a CURVE server (PULL) and client (PUSH), fresh keys.
+- Handshakes: a ROUTER echoes; a client process opens connections 16 at a time, a DEALER
+  each that connects, sends one message, waits for the echo and closes. NULL, CURVE
+  without ZAP (any client knowing the server's key), and CURVE with the library's own
+  `ThreadAuthenticator` (`CURVE_ALLOW_ANY`), which adds a ZAP round trip per handshake.
+- Serving: one ROUTER binds and echoes; 40 DEALERs in 4 client processes each send 200
+  requests of 64 B one after the other (the next when the reply is in). Value: the time
+  the ROUTER takes from the first request to its 8,000th reply.
+- `import`: in a fresh interpreter, the time `import zmq` / `import purezmq` takes (median
+  of several starts, after one that may write byte-code caches).
 - Fan-out: one PUB process binds, N SUB processes connect and subscribe to everything. The
   PUB says hello until every SUB has heard it, then sends 64 B messages for
   {cfg['fan_duration']:.1f} s with {fan}. Value: messages delivered to all SUBs together,
@@ -599,7 +768,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 1 s each)")
     ap.add_argument("--only", default="", help="comma-separated benchmark ids or substrings "
                     "(tcp-64, tcp-1k, tcp-64k, tcp-1m, ipc-64, inproc-64, ws-64, ws-1k, lat, "
-                    "fanout, router)")
+                    "alat, fanout, proxy, subs, router, curve, hs, serve, import; an exact id "
+                    "selects only that row, any other word every row whose id contains it)")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (default 3)")
     ap.add_argument("--peers", type=int, default=0,
                     help="DEALER peers for the memory row (default 10,000; --quick: 1,000)")
@@ -625,6 +795,7 @@ def main(argv=None) -> int:
         "fan_duration": 0.7 if args.quick else 2.0,
         "nodrop": not args.fanout_drop,
         "peers": args.peers or (1_000 if args.quick else 10_000),
+        "src": "",
     }
     info = machine_info()
     src_label = ""
@@ -637,7 +808,8 @@ def main(argv=None) -> int:
         args.src = snapshot_src()
         src_label = f"git {info['git']}, copied at start"
     if args.src:
-        sys.path.insert(0, str(Path(args.src).resolve()))
+        cfg["src"] = str(Path(args.src).resolve())
+        sys.path.insert(0, cfg["src"])
     rows = make_rows(cfg)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]

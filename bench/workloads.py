@@ -100,6 +100,7 @@ def _recv_count(zmq, sock, size: int, count: int, cap: float) -> dict:
     sock.rcvtimeo = FIRST_TIMEOUT_MS
     first = recv()
     t0 = time.perf_counter()
+    c0 = cpu_s()
     if len(first) != size:
         raise ValueError(f"first message has {len(first)} bytes, expected {size}")
     sock.rcvtimeo = STALL_TIMEOUT_MS
@@ -116,7 +117,8 @@ def _recv_count(zmq, sock, size: int, count: int, cap: float) -> dict:
     except zmq.Again:
         raise Stalled(f"no message for {STALL_TIMEOUT_MS} ms after {got} messages") from None
     t1 = time.perf_counter()
-    return {"count": got - 1, "elapsed": t1 - t0, "size": size, "capped": got < count}
+    return {"count": got - 1, "elapsed": t1 - t0, "size": size, "capped": got < count,
+            "cpu": cpu_s() - c0}
 
 
 def _send_count(zmq, sock, size: int, count: int, cap: float) -> int:
@@ -136,126 +138,6 @@ def _send_count(zmq, sock, size: int, count: int, cap: float) -> int:
     except zmq.Again:
         pass  # the receiver stopped at its deadline
     return sent
-
-
-def thr_receiver(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
-                 hwm: int) -> None:
-    zmq = load(lib)
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PULL)
-    sock.linger = 0
-    sock.rcvhwm = hwm
-    sock.bind(endpoint)
-    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
-    result = _recv_count(zmq, sock, size, count, cap)
-    conn.send(("result", result))
-    _close(ctx, [sock])
-
-
-def thr_sender(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
-               hwm: int) -> None:
-    zmq = load(lib)
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PUSH)
-    sock.sndhwm = hwm
-    sock.sndtimeo = STALL_TIMEOUT_MS
-    sock.connect(endpoint)
-    sent = _send_count(zmq, sock, size, count, cap + 10.0)
-    conn.send(("result", {"sent": sent}))
-    _close(ctx, [sock], linger=2000)
-
-
-def thr_inproc(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
-               hwm: int) -> None:
-    """Both ends in one process: the sender in a thread, the receiver in the main thread."""
-    zmq = load(lib)
-    ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    pull.linger = 0
-    pull.rcvhwm = hwm
-    pull.bind(endpoint)
-    push = ctx.socket(zmq.PUSH)
-    push.linger = 0
-    push.sndhwm = hwm
-    push.sndtimeo = STALL_TIMEOUT_MS
-    push.connect(endpoint)
-    sent = []
-    sender = threading.Thread(
-        target=lambda: sent.append(_send_count(zmq, push, size, count, cap + 10.0)),
-        daemon=True,
-    )
-    conn.send(("ready", endpoint))
-    sender.start()
-    result = _recv_count(zmq, pull, size, count, cap)
-    conn.send(("result", result))
-    _close(ctx, [pull, push])
-
-
-# -- latency (libzmq's local_lat / remote_lat) ---------------------------------------------
-def lat_server(conn, lib: str, endpoint: str, cap: float) -> None:
-    zmq = load(lib)
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.REP)
-    sock.linger = 0
-    sock.sndtimeo = STALL_TIMEOUT_MS
-    sock.bind(endpoint)
-    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
-    sock.rcvtimeo = FIRST_TIMEOUT_MS
-    recv, send = sock.recv, sock.send
-    n = 0
-    deadline = time.perf_counter() + cap + 30.0
-    try:
-        while True:
-            msg = recv()
-            send(msg)
-            if not msg:
-                break
-            n += 1
-            if n == 1:
-                sock.rcvtimeo = STALL_TIMEOUT_MS
-            if not n % CHUNK and time.perf_counter() > deadline:
-                break
-    except zmq.Again:
-        raise Stalled(f"REP: no request for {STALL_TIMEOUT_MS} ms after {n}") from None
-    conn.send(("result", {"served": n}))
-    _close(ctx, [sock])
-
-
-def lat_client(conn, lib: str, endpoint: str, size: int, count: int, cap: float) -> None:
-    zmq = load(lib)
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.REQ)
-    sock.linger = 0
-    sock.sndtimeo = STALL_TIMEOUT_MS
-    sock.rcvtimeo = FIRST_TIMEOUT_MS
-    sock.connect(endpoint)
-    msg = b"\x01" * size
-    send, recv = sock.send, sock.recv
-    send(msg)
-    recv()  # connection set-up
-    sock.rcvtimeo = STALL_TIMEOUT_MS
-    for _ in range(min(1000, count // 10)):  # warm-up
-        send(msg)
-        recv()
-    n = 0
-    t0 = time.perf_counter()
-    deadline = t0 + cap
-    try:
-        while n < count:
-            k = min(64, count - n)
-            for _ in range(k):
-                send(msg)
-                recv()
-            n += k
-            if time.perf_counter() > deadline:
-                break
-    except zmq.Again:
-        raise Stalled(f"REQ: no reply for {STALL_TIMEOUT_MS} ms after {n}") from None
-    t1 = time.perf_counter()
-    send(b"")
-    recv()
-    conn.send(("result", {"count": n, "elapsed": t1 - t0, "capped": n < count}))
-    _close(ctx, [sock])
 
 
 # -- PUB fan-out to N SUB processes ---------------------------------------------------------
@@ -286,6 +168,7 @@ def fan_publisher(conn, lib: str, endpoint: str, size: int, duration: float,
         raise ValueError(f"unexpected command {cmd!r}")
     msg = b"\x00" * size
     sent = 0
+    c0 = cpu_s()
     t0 = time.monotonic()
     deadline = t0 + duration
     while True:
@@ -295,12 +178,13 @@ def fan_publisher(conn, lib: str, endpoint: str, size: int, duration: float,
         if time.monotonic() > deadline:
             break
     t1 = time.monotonic()
+    cpu = cpu_s() - c0
     limit = time.monotonic() + 60.0
     while not conn.poll(0.01):  # END may be dropped at the high-water mark: repeat it
         send(END)
         if time.monotonic() > limit:
             break
-    conn.send(("result", {"sent": sent, "t0": t0, "t1": t1}))
+    conn.send(("result", {"sent": sent, "t0": t0, "t1": t1, "cpu": cpu}))
     _close(ctx, [sock])
 
 
@@ -319,6 +203,7 @@ def fan_subscriber(conn, lib: str, endpoint: str, size: int) -> None:
     sock.rcvtimeo = FIRST_TIMEOUT_MS * 2  # the other subscribers may take a while to join
     count = 0
     t_first = 0.0
+    c0 = 0.0
     try:
         while True:
             m = recv()
@@ -326,13 +211,15 @@ def fan_subscriber(conn, lib: str, endpoint: str, size: int) -> None:
                 count += 1
                 if count == 1:
                     t_first = time.monotonic()
+                    c0 = cpu_s()
                     sock.rcvtimeo = STALL_TIMEOUT_MS
             elif m == END:
                 break
     except zmq.Again:
         raise Stalled(f"SUB: no message for {sock.rcvtimeo} ms after {count}") from None
     t_end = time.monotonic()
-    conn.send(("result", {"count": count, "t_first": t_first, "t_end": t_end}))
+    cpu = cpu_s() - c0 if count else 0.0
+    conn.send(("result", {"count": count, "t_first": t_first, "t_end": t_end, "cpu": cpu}))
     _close(ctx, [sock])
 
 
@@ -498,3 +385,400 @@ def subs_subscriber(conn, lib: str, endpoint: str, nsubs: int) -> None:
         count += 1
     conn.send(("result", {"count": count}))
     _close(ctx, [sock])
+
+
+# -- CPU time, CPU placement, CURVE keys ------------------------------------------------------
+def cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process, all its threads."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def pin(cpu) -> None:
+    """Pin this process to one CPU (``None``: leave it), before any Context exists, so the
+    library's I/O threads inherit the placement."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def curve_server(zmq, sock) -> bytes:
+    """Make ``sock`` a CURVE server with a fresh key pair; return its public key."""
+    public, secret = zmq.curve_keypair()
+    sock.curve_server = True
+    sock.curve_secretkey = secret
+    return public
+
+
+def curve_client(zmq, sock, server_public: bytes) -> None:
+    public, secret = zmq.curve_keypair()
+    sock.curve_serverkey = server_public
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+
+
+# -- throughput (libzmq's local_thr / remote_thr), optionally CURVE, pinned ------------------
+def thr_receiver(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+                 hwm: int, curve: bool = False, cpu=None) -> None:
+    """A PULL that binds (optionally a CURVE server, optionally pinned to ``cpu``) and
+    times ``count`` messages."""
+    pin(cpu)
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.linger = 0
+    sock.rcvhwm = hwm
+    key = curve_server(zmq, sock) if curve else None
+    sock.bind(endpoint)
+    conn.send(("ready", (sock.getsockopt(zmq.LAST_ENDPOINT).decode(), key)))
+    result = _recv_count(zmq, sock, size, count, cap)
+    conn.send(("result", result))
+    _close(ctx, [sock])
+
+
+def thr_sender(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+               hwm: int, server_key=None, cpu=None) -> None:
+    """A PUSH that connects (a CURVE client if ``server_key``) and sends ``count``
+    messages; its CPU time covers the send loop and the flush at close."""
+    pin(cpu)
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.sndhwm = hwm
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    if server_key is not None:
+        curve_client(zmq, sock, server_key)
+    sock.connect(endpoint)
+    c0 = cpu_s()
+    sent = _send_count(zmq, sock, size, count, cap + 10.0)
+    _close(ctx, [sock], linger=2000)
+    conn.send(("result", {"sent": sent, "cpu": cpu_s() - c0}))
+
+
+def thr_inproc(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+               hwm: int) -> None:
+    """Both ends in one process: the sender in a thread, the receiver in the main thread."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.linger = 0
+    pull.rcvhwm = hwm
+    pull.bind(endpoint)
+    push = ctx.socket(zmq.PUSH)
+    push.linger = 0
+    push.sndhwm = hwm
+    push.sndtimeo = STALL_TIMEOUT_MS
+    push.connect(endpoint)
+    sender = threading.Thread(target=_send_count, args=(zmq, push, size, count, cap + 10.0),
+                              daemon=True)
+    conn.send(("ready", endpoint))
+    sender.start()
+    result = _recv_count(zmq, pull, size, count, cap)  # its CPU: both threads
+    conn.send(("result", result))
+    _close(ctx, [pull, push])
+
+
+# -- latency (libzmq's local_lat / remote_lat), optionally pinned -----------------------------
+def lat_server(conn, lib: str, endpoint: str, cap: float, cpu) -> None:
+    pin(cpu)
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REP)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.bind(endpoint)
+    conn.send(("ready", sock.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    sock.rcvtimeo = FIRST_TIMEOUT_MS
+    recv, send = sock.recv, sock.send
+    send(recv())  # connection set-up
+    sock.rcvtimeo = STALL_TIMEOUT_MS
+    n = 0
+    c0 = cpu_s()
+    deadline = time.perf_counter() + cap + 30.0
+    try:
+        while True:
+            msg = recv()
+            send(msg)
+            if not msg:
+                break
+            n += 1
+            if not n % CHUNK and time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        raise Stalled(f"REP: no request for {STALL_TIMEOUT_MS} ms after {n}") from None
+    conn.send(("result", {"served": n, "cpu": cpu_s() - c0}))
+    _close(ctx, [sock])
+
+
+def lat_client(conn, lib: str, endpoint: str, size: int, count: int, cap: float,
+                cpu) -> None:
+    pin(cpu)
+    zmq = load(lib)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REQ)
+    sock.linger = 0
+    sock.sndtimeo = STALL_TIMEOUT_MS
+    sock.rcvtimeo = FIRST_TIMEOUT_MS
+    sock.connect(endpoint)
+    msg = b"\x01" * size
+    send, recv = sock.send, sock.recv
+    send(msg)
+    recv()  # connection set-up
+    sock.rcvtimeo = STALL_TIMEOUT_MS
+    for _ in range(min(1000, count // 10)):  # warm-up
+        send(msg)
+        recv()
+    n = 0
+    c0 = cpu_s()
+    t0 = time.perf_counter()
+    deadline = t0 + cap
+    try:
+        while n < count:
+            k = min(64, count - n)
+            for _ in range(k):
+                send(msg)
+                recv()
+            n += k
+            if time.perf_counter() > deadline:
+                break
+    except zmq.Again:
+        raise Stalled(f"REQ: no reply for {STALL_TIMEOUT_MS} ms after {n}") from None
+    t1 = time.perf_counter()
+    cpu = cpu_s() - c0
+    send(b"")
+    recv()
+    conn.send(("result", {"count": n, "elapsed": t1 - t0, "capped": n < count, "cpu": cpu}))
+    _close(ctx, [sock])
+
+
+# -- handshakes: connect, one round trip, close ---------------------------------------------
+HS_WINDOW = 16  # connections in flight
+
+
+def hs_server(conn, lib: str, mech: str, zap: bool) -> None:
+    """A ROUTER that echoes; CURVE server if ``mech == "CURVE"``; with ``zap``, the
+    library's own ThreadAuthenticator (CURVE_ALLOW_ANY) answers ZAP for each handshake."""
+    zmq = load(lib)
+    importlib.import_module(lib + ".auth.thread")
+    ctx = zmq.Context()
+    auth = None
+    if zap:
+        auth = zmq.auth.thread.ThreadAuthenticator(ctx)
+        auth.start()
+        auth.configure_curve("*", "*")
+    s = ctx.socket(zmq.ROUTER)
+    s.linger = 0
+    key = curve_server(zmq, s) if mech == "CURVE" else None
+    s.bind("tcp://127.0.0.1:*")
+    conn.send(("ready", (s.getsockopt(zmq.LAST_ENDPOINT).decode(), key)))
+    s.rcvtimeo = 15000
+    served = 0
+    try:
+        while True:
+            rid, body = s.recv_multipart()
+            if body == b"stop":
+                break
+            s.send_multipart([rid, body])
+            served += 1
+    except zmq.Again:
+        pass
+    s.close(0)
+    if auth is not None:
+        auth.stop()
+    conn.send(("result", {"served": served}))
+    _close(ctx, [])
+
+
+def hs_client(conn, lib: str, endpoint: str, key, n: int, cap: float) -> None:
+    """Open ``n`` connections, ``HS_WINDOW`` at a time: a DEALER each connects, sends one
+    message, waits for the echo and closes."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    poller = zmq.Poller()
+
+    def opened():
+        s = ctx.socket(zmq.DEALER)
+        s.linger = 0
+        if key is not None:
+            curve_client(zmq, s, key)
+        s.connect(endpoint)
+        s.send(b"hello")
+        poller.register(s, zmq.POLLIN)
+        return s
+
+    c0 = cpu_s()
+    t0 = time.perf_counter()
+    deadline = t0 + cap
+    live = {opened() for _ in range(min(HS_WINDOW, n))}
+    started, done = len(live), 0
+    while live and time.perf_counter() < deadline:
+        events = poller.poll(5000)
+        if not events:
+            raise Stalled(f"no echo for 5 s after {done} handshakes")
+        for s, _ in events:
+            s.recv()
+            poller.unregister(s)
+            live.discard(s)
+            s.close(0)
+            done += 1
+            if started < n:
+                live.add(opened())
+                started += 1
+    dt = time.perf_counter() - t0
+    cpu = cpu_s() - c0
+    for s in live:
+        s.close(0)
+    stop = ctx.socket(zmq.DEALER)
+    stop.linger = 1000
+    if key is not None:
+        curve_client(zmq, stop, key)
+    stop.connect(endpoint)
+    stop.send(b"stop")
+    conn.send(("result", {"count": done, "elapsed": dt, "capped": done < n, "cpu": cpu}))
+    _close(ctx, [stop], linger=1000)
+
+
+# -- a ROUTER serving many DEALER clients -------------------------------------------------------
+def serve_router(conn, lib: str, total: int) -> None:
+    """An echoing ROUTER; times from the first request to the ``total``-th reply sent."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.ROUTER)
+    s.linger = 0
+    s.sndtimeo = STALL_TIMEOUT_MS
+    s.bind("tcp://127.0.0.1:*")
+    conn.send(("ready", s.getsockopt(zmq.LAST_ENDPOINT).decode()))
+    s.rcvtimeo = 60_000
+    recv, send = s.recv_multipart, s.send_multipart
+    send(recv())
+    t0 = time.perf_counter()
+    c0 = cpu_s()
+    s.rcvtimeo = STALL_TIMEOUT_MS
+    served = 1
+    try:
+        while served < total:
+            send(recv())
+            served += 1
+    except zmq.Again:
+        raise Stalled(f"ROUTER: no request for {STALL_TIMEOUT_MS} ms after {served}") from None
+    conn.send(("result", {"count": served, "elapsed": time.perf_counter() - t0,
+                          "cpu": cpu_s() - c0}))
+    conn.poll(30)
+    _close(ctx, [s])
+
+
+def serve_clients(conn, lib: str, endpoint: str, clients: int, requests: int) -> None:
+    """``clients`` DEALERs in one context, each sending ``requests`` requests one after
+    the other (the next when the reply to the last is in); all start on "go"."""
+    zmq = load(lib)
+    ctx = zmq.Context()
+    poller = zmq.Poller()
+    socks = []
+    for _ in range(clients):
+        d = ctx.socket(zmq.DEALER)
+        d.linger = 0
+        d.sndtimeo = STALL_TIMEOUT_MS
+        d.connect(endpoint)
+        poller.register(d, zmq.POLLIN)
+        socks.append(d)
+    conn.send(("ready", clients))
+    if conn.recv() != "go":
+        raise ValueError("expected go")
+    body = b"r" * 64
+    left = {d: requests for d in socks}
+    for d in socks:
+        d.send(body)
+    c0 = cpu_s()
+    pending = clients
+    while pending:
+        events = poller.poll(STALL_TIMEOUT_MS)
+        if not events:
+            raise Stalled("DEALER: no reply for 5 s")
+        for d, _ in events:
+            d.recv()
+            left[d] -= 1
+            if left[d]:
+                d.send(body)
+            else:
+                poller.unregister(d)
+                pending -= 1
+    conn.send(("result", {"cpu": cpu_s() - c0}))
+    _close(ctx, socks)
+
+
+# -- asyncio REQ/REP (purezmq with io_on_loop=False: the connections on its I/O thread) -----
+def _aio(lib: str):
+    """(the library, a factory of its asyncio Context)."""
+    zmq = load(lib)
+    zaio = importlib.import_module(lib + ".asyncio")
+    if lib == "purezmq":
+        return zmq, lambda: zaio.Context(io_on_loop=False)
+    return zmq, zaio.Context
+
+
+def alat_server(conn, lib: str, size: int) -> None:
+    import asyncio
+
+    zmq, new_context = _aio(lib)
+
+    async def main():
+        ctx = new_context()
+        s = ctx.socket(zmq.REP)
+        s.linger = 0
+        s.bind("tcp://127.0.0.1:*")
+        conn.send(("ready", s.getsockopt(zmq.LAST_ENDPOINT).decode()))
+        s.rcvtimeo = FIRST_TIMEOUT_MS
+        await s.send(await s.recv())
+        s.rcvtimeo = STALL_TIMEOUT_MS
+        c0 = cpu_s()
+        n = 0
+        while True:
+            msg = await s.recv()
+            await s.send(msg)
+            if not msg:
+                break
+            n += 1
+        conn.send(("result", {"served": n, "cpu": cpu_s() - c0}))
+        s.close(0)
+        ctx.term()
+
+    asyncio.run(main())
+
+
+def alat_client(conn, lib: str, endpoint: str, size: int, count: int, cap: float) -> None:
+    import asyncio
+
+    zmq, new_context = _aio(lib)
+
+    async def main():
+        ctx = new_context()
+        s = ctx.socket(zmq.REQ)
+        s.linger = 0
+        s.rcvtimeo = FIRST_TIMEOUT_MS
+        s.sndtimeo = STALL_TIMEOUT_MS
+        s.connect(endpoint)
+        msg = b"\x01" * size
+        await s.send(msg)
+        await s.recv()
+        s.rcvtimeo = STALL_TIMEOUT_MS
+        for _ in range(min(200, count // 10)):
+            await s.send(msg)
+            await s.recv()
+        n = 0
+        c0 = cpu_s()
+        t0 = time.perf_counter()
+        deadline = t0 + cap
+        while n < count:
+            await s.send(msg)
+            await s.recv()
+            n += 1
+            if not n & 63 and time.perf_counter() > deadline:
+                break
+        t1 = time.perf_counter()
+        cpu = cpu_s() - c0
+        await s.send(b"")
+        await s.recv()
+        s.close(0)
+        ctx.term()
+        return {"count": n, "elapsed": t1 - t0, "capped": n < count, "cpu": cpu}
+
+    conn.send(("result", asyncio.run(main())))

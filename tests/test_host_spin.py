@@ -19,14 +19,18 @@ class Script:
     the look numbered ``ready_on_look``; a sleep (``poll(ms)``) takes the next scripted
     number of seconds and then has data."""
 
-    def __init__(self, sleeps=(), ready_on_look: int = 0) -> None:
+    def __init__(self, sleeps=(), ready_on_look: int = 0, cpu_share: float = 1.0) -> None:
         self.now = 0.0
+        self.cpu_share = cpu_share  # of the time that passes, how much this thread runs
         self.sleeps = list(sleeps)
         self.ready_on_look = ready_on_look
         self.calls: list[int] = []
 
     def monotonic(self) -> float:
         return self.now
+
+    def thread_time(self) -> float:
+        return self.now * self.cpu_share
 
     def poll(self, ms: int):
         self.calls.append(ms)
@@ -44,8 +48,11 @@ def make_host(monkeypatch):
     monkeypatch.setattr(host, "_sched_yield", lambda: None)
     sigs = []
 
+    monkeypatch.setattr(host._Machine, "spin_allowed", classmethod(lambda cls, now: True))
+
     def make(script: Script) -> host.Host:
         monkeypatch.setattr(host, "monotonic", script.monotonic)
+        monkeypatch.setattr(host, "thread_time", script.thread_time)
         sig = Signaler()
         sigs.append(sig)
         h = host.Host(SimpleNamespace(_peers_version=0), [], sig)
@@ -87,6 +94,66 @@ def test_the_spin_never_outlasts_the_timeout(make_host):
     h = make_host(script)
     assert h._poll(0) == []  # a zero timeout: one look, no spin, no sleep
     assert script.calls == [0]
+
+
+def test_a_spin_that_shares_its_cpu_backs_off(make_host, monkeypatch):
+    """A spin in which this thread ran less than half the time had a runnable task beside
+    it on its CPU (the peer, most likely, which the spin kept waiting): the next BACKOFF
+    waits sleep at once, then it tries again; doubling while that keeps happening."""
+    monkeypatch.setattr(host, "BACKOFF", 3)
+    monkeypatch.setattr(host, "BACKOFF_MAX", 6)
+    script = Script(sleeps=[20e-6] * 20, cpu_share=0.3)
+    h = make_host(script)
+    h.backoff = host.BACKOFF
+    assert h._poll(500) == READY
+    assert script.calls.count(0) >= 9  # it spun (and saw it shared the CPU)
+    for _ in range(3):
+        script.calls.clear()
+        assert h._poll(500) == READY
+        assert script.calls == [0, 500]  # no spin
+    script.calls.clear()
+    assert h._poll(500) == READY
+    assert script.calls.count(0) >= 9  # tries again, still shared: 6 waits without now
+    for _ in range(6):
+        script.calls.clear()
+        h._poll(500)
+        assert script.calls == [0, 500]
+    script.cpu_share = 1.0  # the CPU is ours again: a spin that runs resets the back-off
+    script.calls.clear()
+    h._poll(500)
+    assert script.calls.count(0) >= 9 and h.skip == 0 and h.backoff == 3
+
+
+def test_data_found_by_a_shared_spin_still_counts(make_host):
+    script = Script(ready_on_look=5, cpu_share=0.2)
+    h = make_host(script)
+    assert h._poll(500) == READY
+    assert h.skip == host.BACKOFF  # answered, but the peer had to take our CPU to do it
+
+
+def test_a_short_spin_tells_nothing(make_host):
+    script = Script(ready_on_look=2, cpu_share=0.0)
+    h = make_host(script)
+    assert h._poll(500) == READY
+    assert h.skip == 0
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "allowed"),
+    [(1, 0.0, True), (1, 2.0, False), (2, 2.9, True), (2, 3.0, False), (8, 3.0, True)],
+)
+def test_the_machine_allows_a_spin(monkeypatch, cpus, load, allowed):
+    """A runnable task more than the machine has CPUs (load average), beside a spinning
+    pair: do not take one more CPU."""
+    monkeypatch.setattr(host, "_cpus", lambda: cpus)
+    monkeypatch.setattr(host, "_load", lambda: load)
+    monkeypatch.setattr(host._Machine, "checked", -100.0)
+    monkeypatch.setattr(host._Machine, "spin_ok", True)
+    assert host._Machine.spin_allowed(0.0) is allowed
+    # Looked at again only after CHECK_EVERY seconds.
+    monkeypatch.setattr(host, "_load", lambda: 0.0)
+    assert host._Machine.spin_allowed(host.CHECK_EVERY / 2) is allowed
+    assert host._Machine.spin_allowed(host.CHECK_EVERY + 0.1) is True
 
 
 def test_spin_off(make_host, monkeypatch):

@@ -4,9 +4,11 @@ order of adds and removes."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from purezmq.patterns import subscriptions as subscriptions_module
 from purezmq.patterns.subscriptions import Subscriptions
 
 PEERS = ["p0", "p1", "p2"]
@@ -62,13 +64,25 @@ def test_a_message_stands_for_its_topic():
 words = st.binary(max_size=6).map(lambda b: bytes(97 + (x & 1) for x in b))
 
 
+@pytest.mark.parametrize("few", [0, 4], ids=["tree", "lookups while few lengths"])
 @settings(max_examples=400, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(["add", "remove", "drop"]), st.sampled_from(PEERS), words),
              max_size=60),
     st.lists(words, min_size=1, max_size=8),
 )
-def test_any_set_of_prefixes_matches_as_the_model(steps, topics):
+def test_any_set_of_prefixes_matches_as_the_model(few, steps, topics):
+    """Both ways of matching (the tree; a lookup per length while there are few lengths)
+    agree with the model."""
+    saved = subscriptions_module._FEW
+    subscriptions_module._FEW = few
+    try:
+        _model_run(steps, topics)
+    finally:
+        subscriptions_module._FEW = saved
+
+
+def _model_run(steps, topics) -> None:
     subs = Subscriptions(counted=True)
     model: dict[tuple[str, bytes], int] = {}
     for op, peer, prefix in steps:

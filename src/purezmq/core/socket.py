@@ -585,11 +585,11 @@ class SocketBase:
             sig.drain()  # reset the FD's edge before looking, as libzmq does
         if self._mailbox:
             self._process()
-        ev = 0
+        ev = 0  # a plain int, as pyzmq's (enum arithmetic costs a poll loop dearly)
         if self._rx is not None or self.pattern.can_recv():
-            ev |= C.POLLIN
+            ev = _POLLIN
         if self.pattern.can_send():
-            ev |= C.POLLOUT
+            ev |= _POLLOUT
         return ev
 
     def _fd(self) -> int:

@@ -184,11 +184,16 @@ class StreamEngine:
         except OSError as e:
             if not self.conn.ready:  # e.g. ECONNRESET during the handshake
                 self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, e.errno or 0, self.endpoint)
+            # Nothing more to decode: closing the protocol state at once also tells a
+            # hosting caller to stop polling this descriptor (its EOF stays readable) while
+            # the I/O thread gets round to closing the engine.
+            self.conn.close()
             self._in_reactor(self.close, f"read error: {e}", C.EVENT_DISCONNECTED)
             return
         if not data:
             if not self.conn.ready:  # libzmq: a handshake cut short is a failure too
                 self.owner._event(C.EVENT_HANDSHAKE_FAILED_NO_DETAIL, EPIPE, self.endpoint)
+            self.conn.close()  # (as above)
             self._in_reactor(self.close, "peer closed the connection", C.EVENT_DISCONNECTED)
             return
         try:

@@ -10,6 +10,10 @@ at the first byte no subscription continues with, so a subscriber holding 2,000 
 only topics that really match deep prefixes walk deep.  With 100,000 subscriptions a walk is
 a handful of steps.
 
+While the prefixes come in a few lengths only (at most ``_FEW``: 100,000 topics of one
+format are one length), matching skips the tree: one slice and one dict lookup per length,
+cheaper than a walk of a dozen nodes.
+
 A SUB counts its own duplicates, as libzmq's trie does, and tells its publishers when the
 last one goes; a publisher keeps each peer once per prefix (a set, as libzmq's mtrie), so a
 subscription repeated on a reconnect or by an XSUB is not counted twice.
@@ -44,11 +48,14 @@ def _common(a: bytes, b: bytes) -> int:
     return lo
 
 
+_FEW = 4  # up to this many prefix lengths, match by lookups rather than by the tree
+
+
 class Subscriptions:
     """Prefix subscriptions, optionally per peer (``peer=None`` for a SUB's own); counted, or
     (``counted=False``) one per peer and prefix however often it is added."""
 
-    __slots__ = ("_subs", "_root", "everything", "counted")
+    __slots__ = ("_subs", "_root", "everything", "counted", "_lengths", "_few")
 
     def __init__(self, counted: bool = True) -> None:
         self.counted = counted
@@ -57,10 +64,19 @@ class Subscriptions:
         # The peers of the empty prefix while it is the only one: then every topic matches
         # exactly them (the common case), without a walk per message.
         self.everything: dict[object, int] | None = None
+        self._lengths: dict[int, int] = {}  # prefix length -> prefixes of that length
+        self._few: tuple[int, ...] | None = ()  # the lengths, ascending, while few
 
-    def _prefixes_changed(self) -> None:
+    def _prefixes_changed(self, length: int, delta: int) -> None:
         subs = self._subs
         self.everything = subs[b""] if len(subs) == 1 and b"" in subs else None
+        lengths = self._lengths
+        left = lengths.get(length, 0) + delta
+        if left > 0:
+            lengths[length] = left
+        else:
+            lengths.pop(length, None)
+        self._few = tuple(sorted(lengths)) if len(lengths) <= _FEW else None
 
     # -- the tree --------------------------------------------------------------------------
     def _insert(self, prefix: bytes, peers: dict) -> None:
@@ -126,7 +142,7 @@ class Subscriptions:
             prefix = bytes(prefix)
             peers = self._subs[prefix] = {peer: 1}
             self._insert(prefix, peers)
-            self._prefixes_changed()
+            self._prefixes_changed(len(prefix), 1)
             return True
         peers[peer] = peers.get(peer, 0) + 1 if self.counted else 1
         return False
@@ -145,7 +161,7 @@ class Subscriptions:
             return False
         del self._subs[prefix]
         self._delete(bytes(prefix))
-        self._prefixes_changed()
+        self._prefixes_changed(len(prefix), -1)
         return True
 
     def remove_peer(self, peer: object) -> list[bytes]:
@@ -166,6 +182,15 @@ class Subscriptions:
         if topic.__class__ is not bytes:
             topic = bytes(topic)
         size = len(topic)
+        few = self._few
+        if few is not None:
+            subs = self._subs
+            for n in few:
+                if n > size:
+                    return False
+                if topic[:n] in subs:
+                    return True
+            return False
         pos = 0
         edges = node.edges
         while edges is not None and pos < size:
@@ -190,10 +215,26 @@ class Subscriptions:
             topic = topic[0] if topic.__class__ is list else topic
             if topic.__class__ is not bytes:
                 topic = bytes(topic)
+        size = len(topic)
+        few = self._few
+        if few is not None:  # a lookup per prefix length (see the module docstring)
+            subs = self._subs
+            found = None
+            for n in few:
+                if n > size:
+                    break
+                peers = subs.get(topic[:n])
+                if peers is not None:
+                    if found is None:
+                        found = peers
+                    else:
+                        if found.__class__ is not set:
+                            found = set(found)
+                        found.update(peers)
+            return () if found is None else found
         node = self._root
         found = node.peers
         edges = node.edges
-        size = len(topic)
         pos = 0
         while edges is not None and pos < size:  # (a leaf ends the walk without a lookup)
             node = edges.get(topic[pos])

@@ -51,6 +51,7 @@ class Poller:
         return socket in self._map
 
     def register(self, socket: Any, flags: int = C.POLLIN | C.POLLOUT) -> None:
+        flags = int(flags)  # results are plain ints, as pyzmq's
         if flags:
             if socket in self._map:
                 idx = self._map[socket]

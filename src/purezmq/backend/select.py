@@ -5,23 +5,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-public_api = [
-    "Context",
-    "Socket",
-    "Frame",
-    "Message",
-    "proxy",
-    "proxy_steerable",
-    "zmq_poll",
-    "strerror",
-    "zmq_errno",
-    "has",
-    "curve_keypair",
-    "curve_public",
-    "zmq_version_info",
-    "IPC_PATH_MAX_LEN",
-    "PYZMQ_DRAFT_API",
-]
+from purezmq.backend import __all__ as _backend_names
+
+#: The names a backend provides: purezmq.backend's (its ``__all__``), as pyzmq lists them.
+public_api = list(_backend_names)
 
 
 def select_backend(name: str) -> dict[str, Any]:

@@ -722,6 +722,17 @@ More side-by-side results: `bench/RESULTS_asyncio.md` (`python bench/bench_async
 purezmq.asyncio vs zmq.asyncio, both of purezmq's modes, default loop and uvloop). The ws
 rows are purezmq's alone: pyzmq's wheels have no ws transport (cells "-").
 
+## PyPy
+
+`bench/run.py` runs under whichever interpreter starts it; `bench/RESULTS_pypy.md` has four
+rows under Debian's PyPy 7.3.11 (Python 3.9) and CPython 3.11, two rounds each
+(`pypy3-venv/bin/python bench/run.py --quick --only tcp-64,tcp-1k,inproc-64,lat-tcp-1
+--runs 3 --no-write`, and the same with CPython). purezmq on PyPy against purezmq on
+CPython: inproc 64 B 1.46-1.64x the messages/s, tcp 64 B 0.70-1.05x, tcp 1 KiB 0.77-0.83x,
+REQ/REP round trip 2.7-4.5x the time (117 us). purezmq against pyzmq, both on PyPy (pyzmq's
+CFFI backend): tcp 64 B 0.88-1.29x, 1 KiB 0.93-1.65x, inproc 2.54-2.66x, round trip
+0.96-1.47x pyzmq's time. Measured on the shared VM under load: ranges, not digits.
+
 ## How it is measured
 
 - Throughput (PUSH/PULL): libzmq's `local_thr`/`remote_thr` method. The PULL side binds,

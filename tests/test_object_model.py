@@ -400,3 +400,31 @@ def test_async_poll_is_cancelled_when_its_socket_closes(zmq):
 
     asyncio.run(main())
     actx.term()
+
+
+def test_a_socket_collected_on_the_io_thread_is_closed_there_with_no_lock_held():
+    """The garbage collector may run a dropped socket's finaliser on the I/O thread, at an
+    allocation inside any callback, even one holding a lock that close() takes (here the
+    socket's own I/O lock): the finaliser must not close it there and then, or the I/O
+    thread deadlocks and term() never returns."""
+    import purezmq
+
+    ctx = purezmq.Context()
+    sock = ctx.socket(purezmq.PUSH)
+    sock.bind("tcp://127.0.0.1:*")
+    reactor = sock._io_reactor or ctx._reactor
+    io_lock = sock._io_lock
+    holder = [sock]
+    del sock
+    dropped = threading.Event()
+
+    def drop_while_holding_the_lock() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            with io_lock:
+                holder.clear()  # the last reference: the finaliser runs here, now
+        dropped.set()
+
+    reactor.call_soon_threadsafe(drop_while_holding_the_lock)
+    assert dropped.wait(5), "the finaliser blocked the I/O thread"
+    assert _term_returns(ctx)

@@ -176,12 +176,19 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
         self.close()
 
     def __del__(self) -> None:
-        # As pyzmq: warn about, then close, a socket collected without close().  A socket
-        # with live endpoints is referenced by the I/O thread, so it is never collected.
+        # As pyzmq: warn about, then close, a socket collected without close().  (Nothing
+        # inside holds this object, only its core: docs/ARCHITECTURE.md, socket lifetime.)
         if not self._shadow and not getattr(self, "closed", True):
             if warn is not None:  # None during interpreter teardown
                 warn(f"Unclosed socket {self}", ResourceWarning, stacklevel=2, source=self)
             try:
+                reactor = getattr(self, "_io_reactor", None) or self.ctx._reactor
+                if reactor is not None and reactor.in_thread():
+                    # The garbage collector ran this finaliser on the I/O thread, at some
+                    # allocation inside whatever it was doing, maybe holding a lock that
+                    # close() takes: close between its callbacks instead, nothing held.
+                    reactor.call_soon(self._core.close)
+                    return
                 self.close()
             except Exception:
                 pass

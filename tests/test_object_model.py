@@ -402,6 +402,8 @@ def test_async_poll_is_cancelled_when_its_socket_closes(zmq):
     actx.term()
 
 
+@pytest.mark.skipif(platform.python_implementation() != "CPython",
+                    reason="places the finaliser on the I/O thread by reference counting")
 def test_a_socket_collected_on_the_io_thread_is_closed_there_with_no_lock_held():
     """The garbage collector may run a dropped socket's finaliser on the I/O thread, at an
     allocation inside any callback, even one holding a lock that close() takes (here the

@@ -966,12 +966,12 @@ class Context(_SyncContext):
             # the loop is gone), drive it here until its closed sockets have finished
             # lingering.
             object.__setattr__(self, "_terminated", True)
-            for sock in list(self._sockets):
+            for sock in self._snapshot(self._sockets):
                 sock._notify()
             for reactor in reactors:
                 if reactor.must_pump():
                     reactor.pump(lambda r=reactor: not any(
-                        s._io_reactor is r for s in list(self._open)
+                        s._io_reactor is r for s in self._snapshot(self._open)
                     ))
         super().term()
         for reactor in reactors:

@@ -111,6 +111,12 @@ class Context(Generic[_SocketType]):
             self._sockets.add(sock)
             self._open.add(sock._core)
 
+    def _snapshot(self, which: Any) -> list:
+        """A list of ``_sockets`` or ``_open``, taken under the lock: the I/O thread reaps
+        cores from ``_open`` (and the collector drops sockets) while we look."""
+        with self._lock:
+            return list(which)
+
     def _get_reactor(self) -> Reactor:
         reactor = self._reactor
         if reactor is None:
@@ -142,12 +148,12 @@ class Context(Generic[_SocketType]):
         if self._closed:
             return
         object.__setattr__(self, "_terminated", True)
-        for sock in list(self._sockets):
+        for sock in self._snapshot(self._sockets):
             sock._notify()
         with self._lock:
             while self._open:
                 if not self._reaped_cv.wait(timeout=0.5):
-                    for sock in list(self._sockets):
+                    for sock in self._snapshot(self._sockets):
                         sock._notify()
         reactor = self._reactor
         if reactor is not None:
@@ -159,11 +165,11 @@ class Context(Generic[_SocketType]):
         """Close every socket (with ``linger`` if given), then ``term()``."""
         if self._closed:
             return
-        for sock in list(self._sockets):
+        for sock in self._snapshot(self._sockets):
             if not sock.closed:
                 sock.close(linger=linger)
         if linger is not None:  # sockets closed by their collection may still be lingering
-            for core in list(self._open):
+            for core in self._snapshot(self._open):
                 if core.closed:
                     core._end_io(linger)
         self.term()
@@ -260,7 +266,7 @@ class Context(Generic[_SocketType]):
         cls = type(self)
         name = cls.__dict__.get("_repr_cls") or f"{cls.__module__}.{cls.__name__}"
         closed = " closed" if self._closed else ""
-        n = sum(1 for sock in list(self._sockets) if not sock.closed)
+        n = sum(1 for sock in self._snapshot(self._sockets) if not sock.closed)
         count = "" if not n else f"{n} socket" if n == 1 else f"{n} sockets"
         return f"<{name}({count}) at {hex(id(self))}{closed}>"
 

@@ -48,8 +48,20 @@ DESELECT=(
 )
 args=()
 for d in "${DESELECT[@]}"; do args+=(--deselect "$d"); done
-"$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
+# Known flake (2026-12-07): in a whole run on PyPy, one or two ipc:// cases out of ~80 time
+# out waiting for messages (test_pull_fair_queues[ipc], a NODROP fan-out); they pass alone,
+# and have not been seen on CPython.  Until that is found, the cases that fail are run once
+# more by themselves, and the leg fails only if they fail again; the first failures stay in
+# the log, and a line names them.
+cache=$(mktemp -d /tmp/purezmq-pypy-cache.XXXXXX)
+run=("$venv/bin/python" -m pytest -q -o "cache_dir=$cache")
+if ! "${run[@]}" tests \
   --ignore=tests/reliability --ignore=tests/interop --ignore=tests/apps \
   --ignore=tests/test_green.py \
-  --ignore=tests/zmtp/test_decoder.py --ignore=tests/zmtp/test_fuzz.py "${args[@]}"
+  --ignore=tests/zmtp/test_decoder.py --ignore=tests/zmtp/test_fuzz.py "${args[@]}"; then
+  echo "30-pypy: failures above; running the failed cases once more, alone (known ipc flake)"
+  "${run[@]}" --lf --last-failed-no-failures none tests "${args[@]}"
+  echo "30-pypy: FLAKY on PyPy (failed in the whole run, passed alone): see the first run above"
+fi
+rm -rf "$cache"
 echo "30-pypy: $((SECONDS - start)) s ($((installed - start)) s to install)"

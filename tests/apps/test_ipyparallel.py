@@ -11,13 +11,11 @@ IOLoop: ``IOLoop.close(all_fds=True)`` left it open and ``Context.term()`` waite
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from apphelp import run_driver
 
 pytest.importorskip("ipyparallel")
 pytest.importorskip("psutil")
@@ -38,22 +36,7 @@ def steps(tmp_path_factory) -> dict:
         JUPYTER_PLATFORM_DIRS="1",
         PYTHONUNBUFFERED="1",
     )
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(DRIVER), str(root / "profile")], env=env,
-            capture_output=True, text=True, timeout=TIMEOUT,
-        )
-        out, err = proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = f"timed out after {TIMEOUT} s"
-    result = {}
-    for line in out.splitlines():
-        if line.startswith("{"):
-            fields = json.loads(line)
-            result[fields.pop("step")] = fields
-    result["_stderr"] = err[-3000:]
-    return result
+    return run_driver([str(DRIVER), str(root / "profile")], env, TIMEOUT)
 
 
 def step(steps: dict, which: str) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from apphelp import run_driver
 
 pytest.importorskip("ipykernel")
 pytest.importorskip("jupyter_client")
@@ -62,22 +62,7 @@ _results: dict[str, dict] = {}
 def scenario(name: str, env: dict) -> dict:
     """Run the driver's scenario once (cached for the module): {step: fields}."""
     if name not in _results:
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(DRIVER), name, KERNEL], env=env, capture_output=True,
-                text=True, timeout=SCENARIO_TIMEOUT,
-            )
-            out, err = proc.stdout, proc.stderr
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-            err = f"timed out after {SCENARIO_TIMEOUT} s"
-        steps = {}
-        for line in out.splitlines():
-            if line.startswith("{"):
-                fields = json.loads(line)
-                steps[fields.pop("step")] = fields
-        steps["_stderr"] = err[-3000:]
-        _results[name] = steps
+        _results[name] = run_driver([str(DRIVER), name, KERNEL], env, SCENARIO_TIMEOUT)
     return _results[name]
 
 

@@ -307,24 +307,23 @@ class Socket(SocketBase, Generic[_SocketReturnT]):
     def bind(self, addr: str) -> SocketContext:
         """Bind to ``addr``; errors name it.  The result, used as a context manager
         (``with sock.bind(addr):``), unbinds on exit (pyzmq 26+)."""
-        addr = addr.decode() if isinstance(addr, bytes) else addr
-        try:
-            super().bind(addr)
-        except ZMQError as e:
-            name_endpoint(e, addr)
-            raise
-        return SocketContext(self, "bind", self._last_endpoint or addr)
+        return self._attach_endpoint("bind", super().bind, addr)
 
     def connect(self, addr: str) -> SocketContext:
         """Connect to ``addr``; errors name it.  The result, used as a context manager
         (``with sock.connect(addr):``), disconnects on exit (pyzmq 26+)."""
+        return self._attach_endpoint("connect", super().connect, addr)
+
+    def _attach_endpoint(self, kind: str, attach: Any, addr: str | bytes) -> SocketContext:
         addr = addr.decode() if isinstance(addr, bytes) else addr
         try:
-            super().connect(addr)
+            attach(addr)
         except ZMQError as e:
             name_endpoint(e, addr)
             raise
-        return SocketContext(self, "connect", addr)
+        # bind's context unbinds what was bound (a wildcard port resolved), as pyzmq's
+        return SocketContext(self, kind, (self._last_endpoint or addr) if kind == "bind"
+                             else addr)
 
     def unbind(self, addr: str) -> None:
         super().unbind(addr.decode() if isinstance(addr, bytes) else addr)
